@@ -1,0 +1,47 @@
+//! The storage suite: one story of tests, run on SQLite always and on
+//! PostgreSQL when `RIVET_TEST_DATABASE_URL` names a server (the README's
+//! test command starts a throwaway one; in CI it must run).
+
+mod storage;
+
+/// Declares each listed `async fn(Store)` in `storage` as a test on every
+/// backend: `sqlite::name` and `postgres::name`.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = rivet_store::testing::TestDatabase::sqlite().await;
+                    crate::storage::$name(db.store.clone()).await;
+                    db.drop_database().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = rivet_store::testing::TestDatabase::postgres().await else {
+                        return;
+                    };
+                    crate::storage::$name(db.store.clone()).await;
+                    db.drop_database().await;
+                }
+            )*
+        }
+    };
+}
+
+on_every_backend!(
+    bootstrap_happens_once,
+    tenants_are_created_renamed_and_deleted,
+    listings_show_only_visible_tenants,
+    pages_follow_their_cursor,
+    users_keep_their_customer_limits,
+    password_change_revokes_tokens,
+    tokens_are_revoked_and_touched,
+    every_change_is_chained_in_the_audit_log,
+    audit_log_is_append_only_and_edits_are_caught,
+    concurrent_changes_keep_one_chain,
+);

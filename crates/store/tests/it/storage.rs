@@ -1,0 +1,581 @@
+//! The storage tests, written once for every backend.
+
+use std::collections::BTreeSet;
+
+use rivet_core::Timestamp;
+use rivet_core::access::{CustomerScope, Permission, Role, Visibility};
+use rivet_core::audit::Actor;
+use rivet_core::id::{TenantId, TokenId, UserId};
+use rivet_core::page::PageRequest;
+use rivet_core::tenant::TenantKind;
+use rivet_store::{
+    AuditFilter, Backend, NewToken, NewUser, Store, StoreError, TokenOwner, UserPatch,
+};
+
+fn at(second: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + second).unwrap()
+}
+
+fn rnd() -> [u8; 10] {
+    *uuid::Uuid::new_v4().as_bytes().first_chunk().unwrap()
+}
+
+fn new_user(tenant: TenantId, name: &str, role: Role) -> NewUser {
+    NewUser {
+        id: UserId::new(at(0), rnd()),
+        tenant_id: tenant,
+        username: name.into(),
+        display_name: name.to_uppercase(),
+        role,
+        password_hash: "$argon2id$v=19$test".into(),
+        customers: CustomerScope::All,
+    }
+}
+
+async fn bootstrapped(store: &Store) -> TenantId {
+    let provider = TenantId::new(at(0), rnd());
+    assert!(
+        store
+            .bootstrap("Provider", new_user(provider, "admin", Role::Admin), at(0))
+            .await
+            .unwrap()
+    );
+    provider
+}
+
+async fn customer(store: &Store, name: &str) -> TenantId {
+    let id = TenantId::new(at(1), rnd());
+    store
+        .create_tenant(id, name, &Actor::system(), at(1))
+        .await
+        .unwrap();
+    id
+}
+
+async fn audit_count(store: &Store) -> i64 {
+    store.audit_head().await.unwrap().0
+}
+
+pub async fn bootstrap_happens_once(store: Store) {
+    assert!(store.provider_tenant().await.unwrap().is_none());
+    let provider = bootstrapped(&store).await;
+    let again = TenantId::new(at(5), rnd());
+    assert!(
+        !store
+            .bootstrap("Other", new_user(again, "admin2", Role::Admin), at(5))
+            .await
+            .unwrap()
+    );
+    let p = store.provider_tenant().await.unwrap().unwrap();
+    assert_eq!(p.id, provider);
+    assert_eq!(p.kind, TenantKind::Provider);
+    assert!(store.user_credentials("admin2").await.unwrap().is_none());
+    let (admin, hash) = store.user_credentials("admin").await.unwrap().unwrap();
+    assert_eq!(admin.role, Role::Admin);
+    assert_eq!(hash, "$argon2id$v=19$test");
+    // The tenant and the user, each with an entry.
+    assert_eq!(audit_count(&store).await, 2);
+    // A second provider is refused by the database itself.
+    let second = store
+        .create_tenant(
+            TenantId::new(at(6), rnd()),
+            "Provider",
+            &Actor::system(),
+            at(6),
+        )
+        .await;
+    assert!(matches!(second, Err(StoreError::Conflict(_))), "{second:?}");
+}
+
+pub async fn tenants_are_created_renamed_and_deleted(store: Store) {
+    let provider = bootstrapped(&store).await;
+    let acme = customer(&store, "Acme").await;
+    let dup = store
+        .create_tenant(TenantId::new(at(2), rnd()), "Acme", &Actor::system(), at(2))
+        .await;
+    match dup {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("Acme"), "{m}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let renamed = store
+        .rename_tenant(acme, "Acme GmbH", &Actor::system(), at(3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.name, "Acme GmbH");
+    assert_eq!(renamed.updated_at, at(3));
+    assert_eq!(
+        store.get_tenant(acme).await.unwrap().unwrap().name,
+        "Acme GmbH"
+    );
+    let missing = TenantId::new(at(3), rnd());
+    assert!(
+        store
+            .rename_tenant(missing, "x", &Actor::system(), at(3))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Not while it has users; never the provider.
+    let user = store
+        .create_user(
+            &new_user(acme, "jane", Role::CustomerViewer),
+            &Actor::system(),
+            at(4),
+        )
+        .await
+        .unwrap();
+    let refused = store.delete_tenant(acme, &Actor::system(), at(5)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Refused(_))),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        store.delete_tenant(provider, &Actor::system(), at(5)).await,
+        Err(StoreError::Refused(_))
+    ));
+    assert!(
+        store
+            .delete_user(user.id, &Actor::system(), at(6))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .delete_tenant(acme, &Actor::system(), at(7))
+            .await
+            .unwrap()
+    );
+    assert!(store.get_tenant(acme).await.unwrap().is_none());
+    assert!(
+        !store
+            .delete_tenant(acme, &Actor::system(), at(8))
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn listings_show_only_visible_tenants(store: Store) {
+    let provider = bootstrapped(&store).await;
+    let a = customer(&store, "A").await;
+    let b = customer(&store, "B").await;
+    store
+        .create_user(
+            &new_user(a, "a1", Role::CustomerViewer),
+            &Actor::system(),
+            at(2),
+        )
+        .await
+        .unwrap();
+    store
+        .create_user(
+            &new_user(b, "b1", Role::CustomerViewer),
+            &Actor::system(),
+            at(2),
+        )
+        .await
+        .unwrap();
+
+    let only_a = Visibility::Tenants(BTreeSet::from([a]));
+    let tenants = store
+        .list_tenants(&only_a, &PageRequest::first())
+        .await
+        .unwrap();
+    assert_eq!(
+        tenants.items.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![a]
+    );
+    let all = store
+        .list_tenants(&Visibility::All, &PageRequest::first())
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 3);
+    let none = store
+        .list_tenants(&Visibility::Tenants(BTreeSet::new()), &PageRequest::first())
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+
+    let users = store
+        .list_users(&only_a, None, &PageRequest::first())
+        .await
+        .unwrap();
+    assert_eq!(
+        users
+            .items
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>(),
+        vec!["a1"]
+    );
+    // Asking for another tenant's users through the filter finds nothing.
+    let users = store
+        .list_users(&only_a, Some(b), &PageRequest::first())
+        .await
+        .unwrap();
+    assert!(users.items.is_empty());
+    let users = store
+        .list_users(&Visibility::All, Some(provider), &PageRequest::first())
+        .await
+        .unwrap();
+    assert_eq!(users.items.len(), 1);
+
+    let audit = store
+        .list_audit(&only_a, &AuditFilter::default(), &PageRequest::first())
+        .await
+        .unwrap();
+    assert!(!audit.items.is_empty());
+    assert!(audit.items.iter().all(|e| e.tenant_id == Some(a)));
+    let user_entries = store
+        .list_audit(
+            &Visibility::All,
+            &AuditFilter {
+                action_prefix: Some("user.".into()),
+                target_id: None,
+            },
+            &PageRequest::first(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(user_entries.items.len(), 3);
+}
+
+pub async fn pages_follow_their_cursor(store: Store) {
+    bootstrapped(&store).await;
+    for i in 0..7 {
+        customer(&store, &format!("C{i}")).await;
+    }
+    let mut seen = Vec::new();
+    let mut page = PageRequest::new(Some(3), None).unwrap();
+    loop {
+        let got = store.list_tenants(&Visibility::All, &page).await.unwrap();
+        assert!(got.items.len() <= 3);
+        seen.extend(got.items.iter().map(|t| t.name.clone()));
+        match got.next_cursor {
+            Some(c) => page = PageRequest::new(Some(3), Some(c)).unwrap(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 8);
+    assert_eq!(
+        seen.iter().collect::<BTreeSet<_>>().len(),
+        8,
+        "no tenant twice"
+    );
+
+    let bad = PageRequest::new(Some(3), Some("'; DROP TABLE tenants; --".into())).unwrap();
+    assert!(matches!(
+        store.list_tenants(&Visibility::All, &bad).await,
+        Err(StoreError::BadCursor(_))
+    ));
+    let bad = PageRequest::new(Some(3), Some("x".into())).unwrap();
+    assert!(matches!(
+        store
+            .list_audit(&Visibility::All, &AuditFilter::default(), &bad)
+            .await,
+        Err(StoreError::BadCursor(_))
+    ));
+
+    let mut audit_seqs = Vec::new();
+    let mut page = PageRequest::new(Some(4), None).unwrap();
+    loop {
+        let got = store
+            .list_audit(&Visibility::All, &AuditFilter::default(), &page)
+            .await
+            .unwrap();
+        audit_seqs.extend(got.items.iter().map(|e| e.seq));
+        match got.next_cursor {
+            Some(c) => page = PageRequest::new(Some(4), Some(c)).unwrap(),
+            None => break,
+        }
+    }
+    assert_eq!(audit_seqs, (1..=9).collect::<Vec<_>>());
+}
+
+pub async fn users_keep_their_customer_limits(store: Store) {
+    let provider = bootstrapped(&store).await;
+    let a = customer(&store, "A").await;
+    let b = customer(&store, "B").await;
+    let mut op = new_user(provider, "op", Role::Operator);
+    op.customers = CustomerScope::Only(BTreeSet::from([a]));
+    let created = store
+        .create_user(&op, &Actor::system(), at(2))
+        .await
+        .unwrap();
+    assert_eq!(created.customers, CustomerScope::Only(BTreeSet::from([a])));
+    assert_eq!(
+        store.get_user(op.id).await.unwrap().unwrap().customers,
+        created.customers
+    );
+
+    let patch = UserPatch {
+        customers: Some(CustomerScope::Only(BTreeSet::from([a, b]))),
+        role: Some(Role::ChangeManager),
+        disabled: Some(true),
+        ..UserPatch::default()
+    };
+    let updated = store
+        .update_user(op.id, &patch, &Actor::system(), at(3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.role, Role::ChangeManager);
+    assert!(updated.disabled);
+    assert_eq!(store.get_user(op.id).await.unwrap().unwrap(), updated);
+    let all = UserPatch {
+        customers: Some(CustomerScope::All),
+        ..UserPatch::default()
+    };
+    store
+        .update_user(op.id, &all, &Actor::system(), at(4))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_user(op.id).await.unwrap().unwrap().customers,
+        CustomerScope::All
+    );
+
+    let dup = store
+        .create_user(
+            &new_user(a, "op", Role::CustomerViewer),
+            &Actor::system(),
+            at(5),
+        )
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    assert_eq!(store.count_enabled_admins().await.unwrap(), 1);
+}
+
+async fn token(store: &Store, user: &NewUser, expires: Timestamp) -> TokenId {
+    let id = TokenId::new(at(1), rnd());
+    let new = NewToken {
+        id,
+        user_id: user.id,
+        tenant_id: user.tenant_id,
+        name: "ci".into(),
+        secret_hash: "ab".repeat(32),
+        scopes: BTreeSet::from([Permission::TenantRead, Permission::AuditRead]),
+        expires_at: expires,
+    };
+    store
+        .create_token(&new, &Actor::system(), at(1))
+        .await
+        .unwrap();
+    id
+}
+
+pub async fn password_change_revokes_tokens(store: Store) {
+    let provider = bootstrapped(&store).await;
+    let user = new_user(provider, "sec", Role::SecurityOfficer);
+    store
+        .create_user(&user, &Actor::system(), at(1))
+        .await
+        .unwrap();
+    let t1 = token(&store, &user, at(1000)).await;
+    let t2 = token(&store, &user, at(1000)).await;
+    assert!(
+        store
+            .set_password(user.id, "$argon2id$new", &Actor::system(), at(10))
+            .await
+            .unwrap()
+    );
+    for t in [t1, t2] {
+        let (tok, _) = store.get_token(t).await.unwrap().unwrap();
+        assert_eq!(tok.revoked_at, Some(at(10)));
+    }
+    assert_eq!(
+        store.user_credentials("sec").await.unwrap().unwrap().1,
+        "$argon2id$new"
+    );
+    assert!(
+        !store
+            .set_password(UserId::new(at(1), rnd()), "x", &Actor::system(), at(10))
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn tokens_are_revoked_and_touched(store: Store) {
+    let provider = bootstrapped(&store).await;
+    let a = customer(&store, "A").await;
+    let admin = store.user_credentials("admin").await.unwrap().unwrap().0;
+    let viewer = new_user(a, "viewer", Role::CustomerViewer);
+    store
+        .create_user(&viewer, &Actor::system(), at(1))
+        .await
+        .unwrap();
+    let mine = token(&store, &viewer, at(1000)).await;
+    let (stored, hash) = store.get_token(mine).await.unwrap().unwrap();
+    assert_eq!(hash, "ab".repeat(32));
+    assert_eq!(
+        stored.scopes,
+        BTreeSet::from([Permission::TenantRead, Permission::AuditRead])
+    );
+    assert_eq!(stored.tenant_id, a);
+
+    let by_user = store
+        .list_tokens(&TokenOwner::User(viewer.id), &PageRequest::first())
+        .await
+        .unwrap();
+    assert_eq!(by_user.items.len(), 1);
+    let by_admin = store
+        .list_tokens(&TokenOwner::User(admin.id), &PageRequest::first())
+        .await
+        .unwrap();
+    assert!(by_admin.items.is_empty());
+    let provider_only = Visibility::Tenants(BTreeSet::from([provider]));
+    assert!(
+        store
+            .list_tokens(&TokenOwner::Visible(provider_only), &PageRequest::first())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    store.touch_token(mine, at(100)).await.unwrap();
+    store.touch_token(mine, at(130)).await.unwrap(); // within a minute: not written
+    assert_eq!(
+        store.get_token(mine).await.unwrap().unwrap().0.last_used_at,
+        Some(at(100))
+    );
+    store.touch_token(mine, at(161)).await.unwrap();
+    assert_eq!(
+        store.get_token(mine).await.unwrap().unwrap().0.last_used_at,
+        Some(at(161))
+    );
+
+    let before = audit_count(&store).await;
+    let revoked = store
+        .revoke_token(mine, &Actor::system(), at(200))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(at(200)));
+    // Again: nothing changes, nothing is recorded.
+    let again = store
+        .revoke_token(mine, &Actor::system(), at(300))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.revoked_at, Some(at(200)));
+    assert_eq!(audit_count(&store).await, before + 1);
+    assert!(
+        store
+            .revoke_token(TokenId::new(at(1), rnd()), &Actor::system(), at(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn every_change_is_chained_in_the_audit_log(store: Store) {
+    let provider = bootstrapped(&store).await;
+    let a = customer(&store, "A").await;
+    let actor = Actor {
+        kind: rivet_core::audit::ActorKind::User,
+        id: Some("u1".into()),
+        name: "jane".into(),
+        token_id: Some("t1".into()),
+    };
+    store.rename_tenant(a, "A2", &actor, at(9)).await.unwrap();
+    let page = store
+        .list_audit(
+            &Visibility::All,
+            &AuditFilter {
+                action_prefix: None,
+                target_id: Some(a.to_string()),
+            },
+            &PageRequest::first(),
+        )
+        .await
+        .unwrap();
+    let actions: Vec<&str> = page.items.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, vec!["tenant.create", "tenant.update"]);
+    let update = &page.items[1];
+    assert_eq!(update.actor, actor);
+    assert_eq!(update.at, at(9));
+    assert!(update.before.as_deref().unwrap().contains("\"name\":\"A\""));
+    assert!(update.after.as_deref().unwrap().contains("\"name\":\"A2\""));
+    assert_eq!(update.tenant_id, Some(a));
+    // No secrets in the summaries.
+    let user = store
+        .list_audit(
+            &Visibility::Tenants(BTreeSet::from([provider])),
+            &AuditFilter::default(),
+            &PageRequest::first(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        user.items
+            .iter()
+            .all(|e| !e.after.as_deref().unwrap_or("").contains("argon2"))
+    );
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(4));
+}
+
+pub async fn audit_log_is_append_only_and_edits_are_caught(store: Store) {
+    bootstrapped(&store).await;
+    customer(&store, "A").await;
+    customer(&store, "B").await;
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(4));
+    // The database refuses edits outright...
+    let refused = execute(
+        &store,
+        "UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 2",
+    )
+    .await;
+    assert!(refused.unwrap_err().to_string().contains("append-only"));
+    let refused = execute(&store, "DELETE FROM audit_log WHERE seq = 4").await;
+    assert!(refused.is_err());
+    // ...and someone who removes that guard is still caught.
+    let drop_guard = match store.backend() {
+        Backend::Sqlite => "DROP TRIGGER audit_log_no_update",
+        Backend::Postgres => "DROP TRIGGER audit_log_no_change ON audit_log",
+    };
+    execute(&store, drop_guard).await.unwrap();
+    execute(
+        &store,
+        "UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 3",
+    )
+    .await
+    .unwrap();
+    let broken = store.verify_audit().await.unwrap().unwrap_err();
+    assert_eq!(broken.seq, 3);
+    assert!(broken.reason.contains("changed"), "{}", broken.reason);
+}
+
+/// Reaches past the store's rules, as an attacker with database access would.
+async fn execute(store: &Store, sql: &str) -> Result<(), StoreError> {
+    store.execute_raw_for_tests(sql).await
+}
+
+pub async fn concurrent_changes_keep_one_chain(store: Store) {
+    bootstrapped(&store).await;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_tenant(
+                    TenantId::new(at(i), rnd()),
+                    &format!("T{i}"),
+                    &Actor::system(),
+                    at(i),
+                )
+                .await
+                .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(26));
+    let all = store
+        .list_tenants(&Visibility::All, &PageRequest::first())
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 25);
+}
