@@ -102,7 +102,7 @@ mod openapi {
     //! Ids appear in the OpenAPI document as UUID strings.
     use std::borrow::Cow;
 
-    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
     use utoipa::openapi::{RefOr, Schema};
 
     macro_rules! uuid_schema {
@@ -111,7 +111,7 @@ mod openapi {
                 fn schema() -> RefOr<Schema> {
                     ObjectBuilder::new()
                         .schema_type(Type::String)
-                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                        .format(Some(SchemaFormat::Custom("uuid".into())))
                         .into()
                 }
             }

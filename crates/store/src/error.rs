@@ -34,6 +34,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database could not be reached (as opposed to refusing
+    /// or failing a statement): worth a retry later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+        )
+    }
+
     /// Turns a unique-constraint violation into a [`StoreError::Conflict`]
     /// with `message`; passes other errors through.
     pub(crate) fn conflict_on_unique(err: sqlx::Error, message: impl FnOnce() -> String) -> Self {

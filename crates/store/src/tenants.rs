@@ -3,7 +3,7 @@
 use rivet_core::Timestamp;
 use rivet_core::access::Visibility;
 use rivet_core::audit::{Actor, AuditEvent};
-use rivet_core::id::TenantId;
+use rivet_core::id::{TenantId, UserId};
 use rivet_core::page::{Page, PageRequest};
 use rivet_core::tenant::{Tenant, TenantKind};
 
@@ -117,12 +117,14 @@ impl Store {
         Ok(created)
     }
 
-    /// Creates a customer tenant.
+    /// Creates a customer tenant. `grant_to` names a provider user limited
+    /// to some customers who gets the new one added to their limits.
     #[tracing::instrument(skip(self, actor))]
     pub async fn create_tenant(
         &self,
         id: TenantId,
         name: &str,
+        grant_to: Option<UserId>,
         actor: &Actor,
         at: Timestamp,
     ) -> Result<Tenant, StoreError> {
@@ -136,6 +138,13 @@ impl Store {
         in_tx!(self, tx => {
             insert_tenant!(tx, &tenant);
             append_audit!(tx, event(at, actor, "tenant.create", None, Some(&tenant)));
+            if let Some(user) = grant_to {
+                sqlx::query("INSERT INTO user_customers (user_id, tenant_id) VALUES ($1, $2)")
+                    .bind(user.to_string())
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         });
         Ok(tenant)
     }

@@ -46,7 +46,7 @@ async fn bootstrapped(store: &Store) -> TenantId {
 async fn customer(store: &Store, name: &str) -> TenantId {
     let id = TenantId::new(at(1), rnd());
     store
-        .create_tenant(id, name, &Actor::system(), at(1))
+        .create_tenant(id, name, None, &Actor::system(), at(1))
         .await
         .unwrap();
     id
@@ -75,23 +75,28 @@ pub async fn bootstrap_happens_once(store: Store) {
     assert_eq!(hash, "$argon2id$v=19$test");
     // The tenant and the user, each with an entry.
     assert_eq!(audit_count(&store).await, 2);
-    // A second provider is refused by the database itself.
+    // The provider's name is taken like any other...
     let second = store
         .create_tenant(
             TenantId::new(at(6), rnd()),
             "Provider",
+            None,
             &Actor::system(),
             at(6),
         )
         .await;
     assert!(matches!(second, Err(StoreError::Conflict(_))), "{second:?}");
+    // ...and a second provider is refused by the database itself.
+    let sql = "INSERT INTO tenants (id, name, kind, created_at, updated_at) \
+               VALUES ('x', 'Second', 'provider', 0, 0)";
+    assert!(store.execute_raw_for_tests(sql).await.is_err());
 }
 
 pub async fn tenants_are_created_renamed_and_deleted(store: Store) {
     let provider = bootstrapped(&store).await;
     let acme = customer(&store, "Acme").await;
     let dup = store
-        .create_tenant(TenantId::new(at(2), rnd()), "Acme", &Actor::system(), at(2))
+        .create_tenant(TenantId::new(at(2), rnd()), "Acme", None, &Actor::system(), at(2))
         .await;
     match dup {
         Err(StoreError::Conflict(m)) => assert!(m.contains("Acme"), "{m}"),
@@ -562,6 +567,7 @@ pub async fn concurrent_changes_keep_one_chain(store: Store) {
                 .create_tenant(
                     TenantId::new(at(i), rnd()),
                     &format!("T{i}"),
+                    None,
                     &Actor::system(),
                     at(i),
                 )

@@ -1,0 +1,217 @@
+//! The HTTP API under `/api/v1`: JSON in and out, one error type, keyset
+//! pagination on every list, and an OpenAPI document generated from the
+//! handlers themselves (`/api/v1/openapi.json`). `/healthz` and `/readyz`
+//! sit outside it for load balancers and orchestrators.
+//!
+//! Every handler authenticates through [`extract::Caller`], checks one
+//! permission, and treats records of tenants the caller may not see as
+//! absent (404), so that a customer cannot even learn that another
+//! customer's record exists.
+
+mod audit;
+mod auth;
+pub mod error;
+pub mod extract;
+mod tenants;
+mod tokens;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rivet_core::access::{Permission, Principal};
+use rivet_core::audit::{Actor, ActorKind};
+use rivet_core::id::TenantId;
+use rivet_store::Store;
+use serde::{Deserialize, Serialize};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use error::{ApiError, ErrorKind};
+
+pub use auth::LoginThrottle;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct Api {
+    /// The store.
+    pub store: Store,
+    /// The clock (a [`crate::clock::ManualClock`] in tests).
+    pub clock: Arc<dyn Clock>,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Failed-login bookkeeping.
+    pub logins: Arc<LoginThrottle>,
+}
+
+impl Api {
+    /// The API state over `store`.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, config: Config) -> Self {
+        let logins = Arc::new(LoginThrottle::new(
+            config.auth.login_max_failures,
+            Duration::from_secs(config.auth.login_window_secs),
+        ));
+        Api {
+            store,
+            clock,
+            config: Arc::new(config),
+            logins,
+        }
+    }
+}
+
+/// The OpenAPI document and the router it describes, built together so that
+/// no route escapes the document.
+pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
+    let (router, mut doc) = OpenApiRouter::<Api>::new()
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::whoami))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(tenants::list, tenants::create))
+        .routes(routes!(tenants::get, tenants::update, tenants::delete))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(users::reset_password))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::get, tokens::revoke))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::verify))
+        .split_for_parts();
+    doc.info.title = "Rivet".into();
+    doc.info.version = env!("CARGO_PKG_VERSION").into();
+    doc.info.description = Some("Patch and change management: the HTTP API.".into());
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    (router, doc)
+}
+
+/// The whole application: the API, its document, the health endpoints and
+/// the limits that protect them.
+pub fn app(api: Api) -> Router {
+    let (router, doc) = router_and_openapi();
+    let doc = Arc::new(doc);
+    let config = api.config.clone();
+    Router::new()
+        .nest("/api/v1", router)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json((*doc).clone()) }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::new(ErrorKind::NotFound, "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(ErrorKind::MethodNotAllowed, "this endpoint does not take that method")
+        })
+        .with_state(api)
+        .layer(
+            ServiceBuilder::new()
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::internal("a handler panicked").into_response()
+                }))
+                .layer(TraceLayer::new_for_http())
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Duration::from_secs(config.server.request_timeout_secs),
+                ))
+                .layer(tower::limit::ConcurrencyLimitLayer::new(config.server.max_concurrent_requests))
+                .layer(DefaultBodyLimit::max(config.server.max_body_bytes)),
+        )
+}
+
+async fn readyz(State(api): State<Api>) -> Response {
+    match api.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// Fails with 403 unless the caller holds `permission`.
+pub(crate) fn require(caller: &Principal, permission: Permission) -> Result<(), ApiError> {
+    if caller.may(permission) {
+        Ok(())
+    } else {
+        Err(ApiError::lacks(permission))
+    }
+}
+
+/// Fails with 404 (as if absent) unless the caller may see `tenant`.
+pub(crate) fn visible(caller: &Principal, tenant: TenantId, what: &str) -> Result<(), ApiError> {
+    if caller.can_see(tenant) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(what))
+    }
+}
+
+/// The audit log's record of who acted.
+pub(crate) fn actor(caller: &Principal) -> Actor {
+    Actor {
+        kind: ActorKind::User,
+        id: Some(caller.user_id.to_string()),
+        name: caller.username.clone(),
+        token_id: Some(caller.token_id.to_string()),
+    }
+}
+
+/// Fresh random bytes for ids and secrets.
+pub(crate) fn random<const N: usize>() -> [u8; N] {
+    rand::random()
+}
+
+/// `?limit=&after=` on every listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1 to 1000 (default 100).
+    pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<String>,
+}
+
+impl PageQuery {
+    pub(crate) fn request(&self) -> Result<rivet_core::page::PageRequest, ApiError> {
+        rivet_core::page::PageRequest::new(self.limit, self.after.clone())
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> From<rivet_core::page::Page<T>> for Page<T> {
+    fn from(p: rivet_core::page::Page<T>) -> Self {
+        Page {
+            items: p.items,
+            next_cursor: p.next_cursor,
+        }
+    }
+}

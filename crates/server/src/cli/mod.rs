@@ -1,0 +1,1 @@
+//! The command line client: talks to the server API.

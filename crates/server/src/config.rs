@@ -1,0 +1,379 @@
+//! The server's configuration: one TOML file (`--config`), then `RIVET_*`
+//! environment variables over it, then validation. `rivet default-config`
+//! prints [`DEFAULT_CONFIG`], and a test proves that text parses to exactly
+//! [`Config::default`], so the annotated default cannot drift from the code.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The annotated default configuration, as `rivet default-config` prints it.
+pub const DEFAULT_CONFIG: &str = r#"# Rivet server configuration. Every key is optional; shown are the defaults.
+# Environment variables override the file: each key names its variable.
+
+[server]
+# Address and port of the HTTP API.                          RIVET_LISTEN
+listen = "127.0.0.1:8440"
+# Where Rivet keeps its data (the embedded database).        RIVET_DATA_DIR
+data_dir = "./rivet-data"
+# Largest request body accepted, in bytes.                   RIVET_MAX_BODY_BYTES
+max_body_bytes = 1048576
+# Requests served at once; more wait their turn.             RIVET_MAX_CONCURRENT_REQUESTS
+max_concurrent_requests = 256
+# A request that takes longer is answered 503, in seconds.   RIVET_REQUEST_TIMEOUT_SECS
+request_timeout_secs = 30
+
+[database]
+# Empty: SQLite in <data_dir>/rivet.db (WAL mode).
+# postgres://user:password@host:5432/rivet selects PostgreSQL. RIVET_DATABASE_URL
+url = ""
+# Connections in the pool.                                   RIVET_DATABASE_MAX_CONNECTIONS
+max_connections = 16
+
+[auth]
+# The provider tenant's name, set on first start.            RIVET_PROVIDER_NAME
+provider_name = "Provider"
+# Lifetime of the token `rivet login` obtains, in hours.      RIVET_LOGIN_TOKEN_HOURS
+login_token_hours = 12
+# Longest lifetime an API token may be given, in days.       RIVET_MAX_TOKEN_DAYS
+max_token_days = 365
+# Failed logins allowed per user name within the window;
+# further attempts are refused (429) until it passes.        RIVET_LOGIN_MAX_FAILURES
+login_max_failures = 5
+# The window, in seconds.                                    RIVET_LOGIN_WINDOW_SECS
+login_window_secs = 300
+
+[log]
+# A tracing filter, e.g. "info" or "rivet_server=debug".     RIVET_LOG
+filter = "info"
+"#;
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The HTTP server.
+    pub server: ServerConfig,
+    /// The database.
+    pub database: DatabaseConfig,
+    /// Authentication.
+    pub auth: AuthConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port of the HTTP API.
+    pub listen: SocketAddr,
+    /// Where Rivet keeps its data.
+    pub data_dir: PathBuf,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Requests served at once.
+    pub max_concurrent_requests: usize,
+    /// Request timeout, in seconds.
+    pub request_timeout_secs: u64,
+}
+
+/// `[database]`
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Empty for the embedded SQLite database, or a `postgres://` URL.
+    pub url: String,
+    /// Connections in the pool.
+    pub max_connections: u32,
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &rivet_store::redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The provider tenant's name, set on first start.
+    pub provider_name: String,
+    /// Lifetime of a login token, in hours.
+    pub login_token_hours: u32,
+    /// Longest lifetime of an API token, in days.
+    pub max_token_days: u32,
+    /// Failed logins allowed per user name within the window.
+    pub login_max_failures: u32,
+    /// The window, in seconds.
+    pub login_window_secs: u64,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter.
+    pub filter: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8440)),
+            data_dir: PathBuf::from("./rivet-data"),
+            max_body_bytes: 1024 * 1024,
+            max_concurrent_requests: 256,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: String::new(),
+            max_connections: 16,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            provider_name: "Provider".into(),
+            login_token_hours: 12,
+            max_token_days: 365,
+            login_max_failures: 5,
+            login_window_secs: 300,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            filter: "info".into(),
+        }
+    }
+}
+
+/// A configuration that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid (the message names line, column and key).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// An environment variable has a value of the wrong form.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// Why its value is wrong.
+        message: String,
+    },
+    /// A value is out of its allowed range.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The key, as `section.key`.
+        key: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads the file (if any), applies environment overrides from `env`
+    /// (a lookup, so tests need not touch the process environment) and
+    /// validates the result.
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            None => Config::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                Config::parse(&text).map_err(|message| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message,
+                })?
+            }
+        };
+        config.apply_env(env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text; the error names line, column and key.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parsed<T: std::str::FromStr>(var: &'static str, value: String) -> Result<T, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            value.trim().parse().map_err(|e: T::Err| ConfigError::Env {
+                var,
+                message: format!("{value:?}: {e}"),
+            })
+        }
+        macro_rules! env_override {
+            ($($var:literal => $field:expr),* $(,)?) => {$(
+                if let Some(value) = env($var) {
+                    $field = parsed($var, value)?;
+                }
+            )*};
+        }
+        env_override!(
+            "RIVET_LISTEN" => self.server.listen,
+            "RIVET_DATA_DIR" => self.server.data_dir,
+            "RIVET_MAX_BODY_BYTES" => self.server.max_body_bytes,
+            "RIVET_MAX_CONCURRENT_REQUESTS" => self.server.max_concurrent_requests,
+            "RIVET_REQUEST_TIMEOUT_SECS" => self.server.request_timeout_secs,
+            "RIVET_DATABASE_URL" => self.database.url,
+            "RIVET_DATABASE_MAX_CONNECTIONS" => self.database.max_connections,
+            "RIVET_PROVIDER_NAME" => self.auth.provider_name,
+            "RIVET_LOGIN_TOKEN_HOURS" => self.auth.login_token_hours,
+            "RIVET_MAX_TOKEN_DAYS" => self.auth.max_token_days,
+            "RIVET_LOGIN_MAX_FAILURES" => self.auth.login_max_failures,
+            "RIVET_LOGIN_WINDOW_SECS" => self.auth.login_window_secs,
+            "RIVET_LOG" => self.log.filter,
+        );
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        fn range(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(ConfigError::Invalid {
+                    key,
+                    message: format!("{value} is outside {min}..={max}"),
+                })
+            }
+        }
+        range("server.max_body_bytes", self.server.max_body_bytes as u64, 1024, 1 << 30)?;
+        range("server.max_concurrent_requests", self.server.max_concurrent_requests as u64, 1, 100_000)?;
+        range("server.request_timeout_secs", self.server.request_timeout_secs, 1, 3600)?;
+        range("database.max_connections", u64::from(self.database.max_connections), 1, 1000)?;
+        range("auth.login_token_hours", u64::from(self.auth.login_token_hours), 1, 24 * 90)?;
+        range("auth.max_token_days", u64::from(self.auth.max_token_days), 1, 3650)?;
+        range("auth.login_max_failures", u64::from(self.auth.login_max_failures), 1, 1000)?;
+        range("auth.login_window_secs", self.auth.login_window_secs, 1, 86_400)?;
+        rivet_core::validate::display_name("auth.provider_name", &self.auth.provider_name, 100).map_err(|e| {
+            ConfigError::Invalid {
+                key: "auth.provider_name",
+                message: e.reason,
+            }
+        })?;
+        let url = &self.database.url;
+        if !(url.is_empty() || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid {
+                key: "database.url",
+                message: format!(
+                    "{} is not a postgres:// URL (leave it empty for the embedded database)",
+                    rivet_store::redact_url(url)
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The database URL to connect to: the configured PostgreSQL server, or
+    /// SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite:{}", self.server.data_dir.join("rivet.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn the_printed_default_is_the_default() {
+        assert_eq!(Config::parse(DEFAULT_CONFIG).unwrap(), Config::default());
+        assert_eq!(Config::load(None, no_env).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_override_is_documented() {
+        let source = include_str!("config.rs");
+        let code = &source[source.find("env_override!(\n").unwrap()..];
+        for var in code.lines().filter_map(|l| l.trim().strip_prefix('"')?.split('"').next()) {
+            assert!(DEFAULT_CONFIG.contains(var), "{var} is not in DEFAULT_CONFIG");
+        }
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let env = |k: &str| match k {
+            "RIVET_DATABASE_URL" => Some("postgres://rivet:pw@db/rivet".to_owned()),
+            "RIVET_LISTEN" => Some("0.0.0.0:9000".to_owned()),
+            _ => None,
+        };
+        let c = Config::load(None, env).unwrap();
+        assert_eq!(c.database_url(), "postgres://rivet:pw@db/rivet");
+        assert_eq!(c.server.listen.port(), 9000);
+        assert!(!format!("{c:?}").contains("pw@"), "secrets stay out of Debug");
+        assert_eq!(Config::default().database_url(), "sqlite:./rivet-data/rivet.db");
+    }
+
+    #[test]
+    fn errors_say_where() {
+        let err = Config::parse("[server]\nlisten = 5\n").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+        let err = Config::parse("[server]\nlisen = \"x\"\n").unwrap_err();
+        assert!(err.contains("lisen"), "{err}");
+        let env = |k: &str| (k == "RIVET_MAX_BODY_BYTES").then(|| "lots".to_owned());
+        let err = Config::load(None, env).unwrap_err().to_string();
+        assert!(err.contains("RIVET_MAX_BODY_BYTES") && err.contains("lots"), "{err}");
+        let env = |k: &str| (k == "RIVET_DATABASE_URL").then(|| "mysql://x".to_owned());
+        let err = Config::load(None, env).unwrap_err().to_string();
+        assert!(err.starts_with("database.url"), "{err}");
+        let env = |k: &str| (k == "RIVET_MAX_BODY_BYTES").then(|| "1".to_owned());
+        assert!(Config::load(None, env).unwrap_err().to_string().contains("server.max_body_bytes"));
+    }
+}
