@@ -1,3 +1,5 @@
 //! Rivet's pure core: the domain's types and rules. Nothing here performs I/O,
 //! spawns tasks or reads the clock; the current time is always a parameter, so
 //! that every time-dependent rule can be tested exhaustively in microseconds.
+
+pub mod version;
