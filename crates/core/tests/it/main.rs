@@ -1,1 +1,4 @@
-mod placeholder {}
+//! rivet-core's integration tests, one binary (each extra file under tests/
+//! would be another binary to link).
+
+mod version_vectors;
