@@ -113,34 +113,35 @@ pub fn parse(s: &str) -> Result<Version<'_>, Invalid> {
     })
 }
 
-/// The epoch as C's `strtol` reads it (dpkg uses it): an optional sign, then
-/// digits that must run right up to the colon.
-fn parse_epoch(text: &str) -> Result<u32, Invalid> {
-    let (negative, digits) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
+/// The epoch: digits that must run right up to the colon.
+///
+/// dpkg reads it with `strtol`, which also takes a sign (`+1:`, `-0:`), but apt
+/// then orders such a version differently from dpkg; Policy calls the epoch an
+/// unsigned integer, so a sign is refused here rather than compared two ways.
+fn parse_epoch(digits: &str) -> Result<u32, Invalid> {
     let end = digits
         .bytes()
         .position(|b| !b.is_ascii_digit())
         .unwrap_or(digits.len());
     if end == 0 {
-        return Err(Invalid::EpochEmpty);
+        return Err(match digits.as_bytes().first() {
+            Some(b'-') if digits[1..].bytes().any(|b| b.is_ascii_digit()) => Invalid::EpochNegative,
+            Some(b'+' | b'-') if digits[1..].bytes().any(|b| b.is_ascii_digit()) => {
+                Invalid::EpochNotNumber
+            }
+            _ => Invalid::EpochEmpty,
+        });
     }
     if end != digits.len() {
         return Err(Invalid::EpochNotNumber);
     }
-    let magnitude = super::trim_zeros(digits.as_bytes());
-    if negative && !magnitude.is_empty() {
-        return Err(Invalid::EpochNegative);
-    }
-    if magnitude.len() > 10 {
+    if super::trim_zeros(digits.as_bytes()).len() > 10 {
         return Err(Invalid::EpochTooBig);
     }
-    let value: u64 = digits.parse().map_err(|_| Invalid::EpochTooBig)?;
-    u32::try_from(value)
+    digits
+        .parse::<u64>()
         .ok()
+        .and_then(|v| u32::try_from(v).ok())
         .filter(|&v| v <= i32::MAX as u32)
         .ok_or(Invalid::EpochTooBig)
 }
@@ -229,7 +230,6 @@ mod tests {
         assert_eq!(cmp("1:0.1", "9.9"), Ordering::Greater);
         assert_eq!(cmp("0:1.0", "1.0-0"), Ordering::Equal);
         assert_eq!(cmp("1.0-10", "1.0-9"), Ordering::Greater);
-        assert_eq!(cmp("+1:1", "1:1"), Ordering::Equal);
     }
 
     #[test]
@@ -240,6 +240,7 @@ mod tests {
         assert_eq!(parse("a:1").unwrap_err(), Invalid::EpochEmpty);
         assert_eq!(parse("1a:1").unwrap_err(), Invalid::EpochNotNumber);
         assert_eq!(parse("-1:1").unwrap_err(), Invalid::EpochNegative);
+        assert_eq!(parse("+1:1").unwrap_err(), Invalid::EpochNotNumber);
         assert_eq!(parse("2147483648:1").unwrap_err(), Invalid::EpochTooBig);
         assert!(parse("2147483647:1").is_ok());
         assert_eq!(parse("1:").unwrap_err(), Invalid::NothingAfterColon);

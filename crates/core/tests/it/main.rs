@@ -1,4 +1,5 @@
 //! rivet-core's integration tests, one binary (each extra file under tests/
 //! would be another binary to link).
 
+mod version_differential;
 mod version_vectors;
