@@ -1,7 +1,7 @@
 //! Maven versions, ordered as Maven's `ComparableVersion` (maven-artifact
-//! 3.x): items split at `.`, `-` and digit/letter transitions, a `-` or a
-//! transition opening a nested list, trailing "null" items (`0`, `ga`,
-//! `final`, empty) dropped, well-known qualifiers ranked `alpha < beta <
+//! 3.8, with 3.9's MNG-6964 fix): items split at `.`, `-` and digit/letter
+//! transitions, a `-` or a transition opening a nested list, trailing "null"
+//! items (`0`, `ga`, `final`, empty) dropped, well-known qualifiers ranked `alpha < beta <
 //! milestone < rc < snapshot < release < sp` and unknown ones after them in
 //! lexical order, case-insensitively.
 //!
@@ -74,7 +74,14 @@ impl Item {
         match self {
             Item::Number(n) => (!n.is_empty()).cmp(&false),
             Item::Text(q) => q.cmp_release(),
-            Item::List(items) => items.first().map_or(Ordering::Equal, Item::cmp_none),
+            // The whole list, not only its first item (MNG-6964, Maven 3.9):
+            // looking at the first alone made `v0.0.3` equal `v` and the
+            // order intransitive.
+            Item::List(items) => items
+                .iter()
+                .map(Item::cmp_none)
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal),
         }
     }
 

@@ -2,4 +2,5 @@
 //! would be another binary to link).
 
 mod version_differential;
+mod version_properties;
 mod version_vectors;

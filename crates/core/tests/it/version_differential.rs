@@ -251,9 +251,11 @@ fn differential(
             Ok(o) => answer(o),
             Err(_) => "E",
         };
-        if ours == "E" && !validity {
+        if ours == "E" {
             refused += 1;
-            continue;
+            if !validity {
+                continue;
+            }
         }
         compared += 1;
         if ours != theirs {
@@ -261,7 +263,7 @@ fn differential(
         }
     }
     println!(
-        "{scheme}: {} pairs, {compared} compared, {refused} refused by Rivet, {} disagreements",
+        "{scheme}: {} pairs, {compared} checked, {refused} refused by Rivet, {} disagreements",
         pairs.len(),
         disagreements.len()
     );
