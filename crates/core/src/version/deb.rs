@@ -72,7 +72,7 @@ pub fn parse(s: &str) -> Result<Version<'_>, Invalid> {
     if s.is_empty() {
         return Err(Invalid::Empty);
     }
-    if s.contains(is_blank) {
+    if s.bytes().any(|b| b == b' ' || b == b'\t') {
         return Err(Invalid::EmbeddedSpaces);
     }
     let (epoch, rest) = match s.split_once(':') {
@@ -94,23 +94,30 @@ pub fn parse(s: &str) -> Result<Version<'_>, Invalid> {
     if !first.is_ascii_digit() {
         return Err(Invalid::NotStartingWithDigit);
     }
-    if let Some(c) = upstream
-        .chars()
-        .find(|&c| !c.is_ascii_alphanumeric() && !".-+~:".contains(c))
-    {
-        return Err(Invalid::UpstreamChar(c));
+    if let Some(at) = first_outside(upstream, b".-+~:") {
+        return Err(Invalid::UpstreamChar(char_at(upstream, at)));
     }
-    if let Some(c) = revision
-        .chars()
-        .find(|&c| !c.is_ascii_alphanumeric() && !".+~".contains(c))
-    {
-        return Err(Invalid::RevisionChar(c));
+    if let Some(at) = first_outside(revision, b".+~") {
+        return Err(Invalid::RevisionChar(char_at(revision, at)));
     }
     Ok(Version {
         epoch,
         upstream,
         revision,
     })
+}
+
+/// The byte offset of the first character that is neither ASCII alphanumeric
+/// nor one of `symbols` (a byte scan: this runs on every comparison).
+fn first_outside(text: &str, symbols: &[u8]) -> Option<usize> {
+    text.bytes()
+        .position(|b| !b.is_ascii_alphanumeric() && !symbols.contains(&b))
+}
+
+fn char_at(text: &str, at: usize) -> char {
+    text.get(at..)
+        .and_then(|rest| rest.chars().next())
+        .unwrap_or('\u{FFFD}')
 }
 
 /// The epoch: digits that must run right up to the colon.

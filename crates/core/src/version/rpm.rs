@@ -41,7 +41,11 @@ pub fn parse(s: &str) -> Result<Evr<'_>, Invalid> {
     if s.is_empty() {
         return Err(Invalid::Empty);
     }
-    if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
+    // A byte scan first: this runs on every comparison, and versions are ASCII.
+    if s.bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || !b.is_ascii())
+        && let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(Invalid::BadChar(c));
     }
     let digits = s.bytes().take_while(u8::is_ascii_digit).count();
@@ -65,7 +69,7 @@ pub fn parse(s: &str) -> Result<Evr<'_>, Invalid> {
 
 impl Ord for Evr<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
-        fn epoch<'e>(e: Option<&'e str>) -> &'e str {
+        fn epoch(e: Option<&str>) -> &str {
             match e {
                 None | Some("") => "0",
                 Some(e) => e,
