@@ -9,5 +9,6 @@ pub mod page;
 pub mod tenant;
 pub mod user;
 pub mod validate;
+pub mod version;
 
 pub use jiff::Timestamp;
