@@ -23,7 +23,12 @@ pub enum Bootstrap {
 }
 
 /// Creates the provider and its admin if the database has no provider.
-pub async fn run(store: &Store, provider_name: &str, given_password: Option<String>, now: Timestamp) -> anyhow::Result<Bootstrap> {
+pub async fn run(
+    store: &Store,
+    provider_name: &str,
+    given_password: Option<String>,
+    now: Timestamp,
+) -> anyhow::Result<Bootstrap> {
     if store.provider_tenant().await?.is_some() {
         return Ok(Bootstrap::AlreadyDone);
     }
@@ -65,7 +70,10 @@ fn generate_password() -> String {
     let bytes: [u8; 24] = rand::random();
     // 256 is not a multiple of the alphabet's length; the bias this leaves
     // is negligible for a password of this length.
-    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 #[cfg(test)]

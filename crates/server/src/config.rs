@@ -51,7 +51,7 @@ filter = "info"
 "#;
 
 /// The validated configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The HTTP server.
@@ -121,17 +121,6 @@ pub struct AuthConfig {
 pub struct LogConfig {
     /// A tracing filter.
     pub filter: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            auth: AuthConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 impl Default for ServerConfig {
@@ -216,7 +205,10 @@ impl Config {
     /// Reads the file (if any), applies environment overrides from `env`
     /// (a lookup, so tests need not touch the process environment) and
     /// validates the result.
-    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let mut config = match file {
             None => Config::default(),
             Some(path) => {
@@ -286,20 +278,59 @@ impl Config {
                 })
             }
         }
-        range("server.max_body_bytes", self.server.max_body_bytes as u64, 1024, 1 << 30)?;
-        range("server.max_concurrent_requests", self.server.max_concurrent_requests as u64, 1, 100_000)?;
-        range("server.request_timeout_secs", self.server.request_timeout_secs, 1, 3600)?;
-        range("database.max_connections", u64::from(self.database.max_connections), 1, 1000)?;
-        range("auth.login_token_hours", u64::from(self.auth.login_token_hours), 1, 24 * 90)?;
-        range("auth.max_token_days", u64::from(self.auth.max_token_days), 1, 3650)?;
-        range("auth.login_max_failures", u64::from(self.auth.login_max_failures), 1, 1000)?;
-        range("auth.login_window_secs", self.auth.login_window_secs, 1, 86_400)?;
-        rivet_core::validate::display_name("auth.provider_name", &self.auth.provider_name, 100).map_err(|e| {
-            ConfigError::Invalid {
+        range(
+            "server.max_body_bytes",
+            self.server.max_body_bytes as u64,
+            1024,
+            1 << 30,
+        )?;
+        range(
+            "server.max_concurrent_requests",
+            self.server.max_concurrent_requests as u64,
+            1,
+            100_000,
+        )?;
+        range(
+            "server.request_timeout_secs",
+            self.server.request_timeout_secs,
+            1,
+            3600,
+        )?;
+        range(
+            "database.max_connections",
+            u64::from(self.database.max_connections),
+            1,
+            1000,
+        )?;
+        range(
+            "auth.login_token_hours",
+            u64::from(self.auth.login_token_hours),
+            1,
+            24 * 90,
+        )?;
+        range(
+            "auth.max_token_days",
+            u64::from(self.auth.max_token_days),
+            1,
+            3650,
+        )?;
+        range(
+            "auth.login_max_failures",
+            u64::from(self.auth.login_max_failures),
+            1,
+            1000,
+        )?;
+        range(
+            "auth.login_window_secs",
+            self.auth.login_window_secs,
+            1,
+            86_400,
+        )?;
+        rivet_core::validate::display_name("auth.provider_name", &self.auth.provider_name, 100)
+            .map_err(|e| ConfigError::Invalid {
                 key: "auth.provider_name",
                 message: e.reason,
-            }
-        })?;
+            })?;
         let url = &self.database.url;
         if !(url.is_empty() || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(ConfigError::Invalid {
@@ -342,8 +373,17 @@ mod tests {
     fn every_override_is_documented() {
         let source = include_str!("config.rs");
         let code = &source[source.find("env_override!(\n").unwrap()..];
-        for var in code.lines().filter_map(|l| l.trim().strip_prefix('"')?.split('"').next()) {
-            assert!(DEFAULT_CONFIG.contains(var), "{var} is not in DEFAULT_CONFIG");
+        let vars: Vec<&str> = code
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("\"RIVET_")?.split('"').next())
+            .collect();
+        assert!(vars.len() >= 13, "{vars:?}");
+        for var in vars {
+            let var = format!("RIVET_{var}");
+            assert!(
+                DEFAULT_CONFIG.contains(&var),
+                "{var} is not in DEFAULT_CONFIG"
+            );
         }
     }
 
@@ -357,8 +397,14 @@ mod tests {
         let c = Config::load(None, env).unwrap();
         assert_eq!(c.database_url(), "postgres://rivet:pw@db/rivet");
         assert_eq!(c.server.listen.port(), 9000);
-        assert!(!format!("{c:?}").contains("pw@"), "secrets stay out of Debug");
-        assert_eq!(Config::default().database_url(), "sqlite:./rivet-data/rivet.db");
+        assert!(
+            !format!("{c:?}").contains("pw@"),
+            "secrets stay out of Debug"
+        );
+        assert_eq!(
+            Config::default().database_url(),
+            "sqlite:./rivet-data/rivet.db"
+        );
     }
 
     #[test]
@@ -369,11 +415,19 @@ mod tests {
         assert!(err.contains("lisen"), "{err}");
         let env = |k: &str| (k == "RIVET_MAX_BODY_BYTES").then(|| "lots".to_owned());
         let err = Config::load(None, env).unwrap_err().to_string();
-        assert!(err.contains("RIVET_MAX_BODY_BYTES") && err.contains("lots"), "{err}");
+        assert!(
+            err.contains("RIVET_MAX_BODY_BYTES") && err.contains("lots"),
+            "{err}"
+        );
         let env = |k: &str| (k == "RIVET_DATABASE_URL").then(|| "mysql://x".to_owned());
         let err = Config::load(None, env).unwrap_err().to_string();
         assert!(err.starts_with("database.url"), "{err}");
         let env = |k: &str| (k == "RIVET_MAX_BODY_BYTES").then(|| "1".to_owned());
-        assert!(Config::load(None, env).unwrap_err().to_string().contains("server.max_body_bytes"));
+        assert!(
+            Config::load(None, env)
+                .unwrap_err()
+                .to_string()
+                .contains("server.max_body_bytes")
+        );
     }
 }

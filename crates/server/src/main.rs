@@ -1,1 +1,144 @@
-fn main() {}
+//! `rivet`: the server and its admin command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rivet_server::cli::{self, AuditCommand, Connection, TenantCommand, TokenCommand, UserCommand};
+use rivet_server::config::{Config, DEFAULT_CONFIG};
+
+/// Rivet: patch and change management.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    conn: Connection,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (migrates the database and, on first start, creates the admin).
+    Server {
+        /// The configuration file.
+        #[arg(long, env = "RIVET_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        /// The configuration file.
+        #[arg(long, env = "RIVET_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Print the annotated default configuration.
+    DefaultConfig,
+    /// Compare versions: reads `A<TAB>B` lines, prints -1, 0, 1 or `invalid: …`.
+    Vercmp {
+        /// deb, rpm, apk, pep440, semver or maven.
+        #[arg(long)]
+        scheme: rivet_core::version::Scheme,
+    },
+    /// Log in and save a token for the other commands.
+    Login {
+        /// The user name.
+        #[arg(long)]
+        user: String,
+    },
+    /// Show who you are logged in as.
+    Whoami,
+    /// Tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    Ok(Config::load(path, |k| std::env::var(k).ok())?)
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<bool> {
+    match cli.command {
+        Command::Server { config } => {
+            let config = load_config(config.as_deref())?;
+            init_logging(&config.log.filter);
+            let admin_password = std::env::var("RIVET_ADMIN_PASSWORD").ok();
+            rivet_server::serve::run(config, admin_password).await?;
+        }
+        Command::Migrate { config } => {
+            let config = load_config(config.as_deref())?;
+            init_logging(&config.log.filter);
+            let store = rivet_server::serve::open_store(&config).await?;
+            store
+                .migrate()
+                .await
+                .context("cannot apply the database migrations")?;
+            println!("database is up to date");
+        }
+        Command::DefaultConfig => print!("{DEFAULT_CONFIG}"),
+        Command::Vercmp { scheme } => {
+            let summary = rivet_core::version::run_vercmp(
+                scheme,
+                std::io::stdin().lock(),
+                std::io::stdout().lock(),
+            )?;
+            return Ok(summary.invalid == 0);
+        }
+        Command::Login { user } => {
+            let server = cli
+                .conn
+                .server
+                .as_deref()
+                .unwrap_or("http://127.0.0.1:8440");
+            cli::login(server, &user).await?;
+        }
+        Command::Whoami => cli::whoami(&cli.conn).await?,
+        Command::Tenant(cmd) => cli::tenant(&cli.conn, cmd).await?,
+        Command::User(cmd) => cli::user(&cli.conn, cmd).await?,
+        Command::Token(cmd) => cli::token(&cli.conn, cmd).await?,
+        Command::Audit(cmd) => return cli::audit(&cli.conn, cmd).await,
+    }
+    Ok(true)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // reqwest and sqlx share rustls with the ring provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rivet: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("rivet: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -17,15 +17,16 @@ pub fn hash(password: &str) -> Result<String, String> {
 /// hash never matches.
 pub fn verify(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
 
 /// A hash of nothing in particular, verified against when a login names an
 /// unknown user, so that the answer takes as long as for a known one.
-pub const DECOY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W9tzxxwY0h6S1ZxqYJVSSnBFzpkB2GGQq2ZB0dLVUSw";
+pub const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W9tzxxwY0h6S1ZxqYJVSSnBFzpkB2GGQq2ZB0dLVUSw";
 
 #[cfg(test)]
 mod tests {

@@ -41,12 +41,24 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 /// Runs the server until a shutdown signal.
 pub async fn run(config: Config, admin_password: Option<String>) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
-    store.migrate().await.context("cannot apply the database migrations")?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply the database migrations")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    match bootstrap::run(&store, &config.auth.provider_name, admin_password, clock.now()).await? {
+    match bootstrap::run(
+        &store,
+        &config.auth.provider_name,
+        admin_password,
+        clock.now(),
+    )
+    .await?
+    {
         Bootstrap::AlreadyDone => {}
         Bootstrap::CreatedWithGivenPassword => {
-            println!("Created the provider tenant and the user 'admin' with the password from RIVET_ADMIN_PASSWORD.");
+            println!(
+                "Created the provider tenant and the user 'admin' with the password from RIVET_ADMIN_PASSWORD."
+            );
         }
         Bootstrap::CreatedWithGeneratedPassword(password) => {
             println!("Created the provider tenant and the user 'admin'.");

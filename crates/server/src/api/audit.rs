@@ -31,19 +31,31 @@ pub struct AuditQuery {
     security(("bearer" = ["audit:read"])),
     params(AuditQuery),
     responses((status = 200, body = Page<AuditEntry>), (status = 403, body = ErrorBody)))]
-pub async fn list(State(api): State<Api>, Caller(caller): Caller, Query(q): Query<AuditQuery>) -> Result<Json<Page<AuditEntry>>, ApiError> {
+pub async fn list(
+    State(api): State<Api>,
+    Caller(caller): Caller,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Page<AuditEntry>>, ApiError> {
     require(&caller, Permission::AuditRead)?;
     for (field, value) in [("action", &q.action), ("target", &q.target)] {
         if value.as_ref().is_some_and(|v| v.len() > 200) {
-            return Err(ApiError::bad_request(format!("{field}: at most 200 characters")));
+            return Err(ApiError::bad_request(format!(
+                "{field}: at most 200 characters"
+            )));
         }
     }
-    let page = rivet_core::page::PageRequest::new(q.limit, q.after).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let page = rivet_core::page::PageRequest::new(q.limit, q.after)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let filter = AuditFilter {
         action_prefix: q.action,
         target_id: q.target,
     };
-    Ok(Json(api.store.list_audit(&caller.visibility(), &filter, &page).await?.into()))
+    Ok(Json(
+        api.store
+            .list_audit(&caller.visibility(), &filter, &page)
+            .await?
+            .into(),
+    ))
 }
 
 /// The result of verifying the chain.
@@ -61,7 +73,10 @@ pub struct Verification {
 #[utoipa::path(get, path = "/audit/verify", tag = "audit",
     security(("bearer" = ["audit:verify"])),
     responses((status = 200, body = Verification), (status = 403, body = ErrorBody)))]
-pub async fn verify(State(api): State<Api>, Caller(caller): Caller) -> Result<Json<Verification>, ApiError> {
+pub async fn verify(
+    State(api): State<Api>,
+    Caller(caller): Caller,
+) -> Result<Json<Verification>, ApiError> {
     require(&caller, Permission::AuditVerify)?;
     Ok(Json(match api.store.verify_audit().await? {
         Ok(entries) => Verification {

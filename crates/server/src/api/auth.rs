@@ -46,8 +46,12 @@ impl LoginThrottle {
     }
 
     fn recent(&self, failures: &[Timestamp], now: Timestamp) -> usize {
-        let window = jiff::SignedDuration::try_from(self.window).unwrap_or(jiff::SignedDuration::MAX);
-        failures.iter().filter(|t| now.duration_since(**t) < window).count()
+        let window =
+            jiff::SignedDuration::try_from(self.window).unwrap_or(jiff::SignedDuration::MAX);
+        failures
+            .iter()
+            .filter(|t| now.duration_since(**t) < window)
+            .count()
     }
 
     /// `Err(seconds to wait)` if `name` has failed too often recently.
@@ -79,7 +83,10 @@ impl LoginThrottle {
 
     /// Forgets the failures of a name that logged in.
     pub fn succeed(&self, name: &str) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
     }
 }
 
@@ -113,7 +120,10 @@ pub struct IssuedToken {
         (status = 401, description = "Wrong user name or password", body = ErrorBody),
         (status = 429, description = "Too many failed attempts", body = ErrorBody),
     ))]
-pub async fn login(State(api): State<Api>, Json(req): Json<LoginRequest>) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
+pub async fn login(
+    State(api): State<Api>,
+    Json(req): Json<LoginRequest>,
+) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
     let now = api.clock.now();
     let name = req.username.trim().to_ascii_lowercase();
     if name.len() > 64 || req.password.len() > validate::MAX_PASSWORD_BYTES {
@@ -126,7 +136,9 @@ pub async fn login(State(api): State<Api>, Json(req): Json<LoginRequest>) -> Res
         ));
     }
     let found = api.store.user_credentials(&name).await?;
-    let stored = found.as_ref().map_or(crate::password::DECOY_HASH.to_owned(), |(_, h)| h.clone());
+    let stored = found
+        .as_ref()
+        .map_or(crate::password::DECOY_HASH.to_owned(), |(_, h)| h.clone());
     let password = req.password.clone();
     let matches = tokio::task::spawn_blocking(move || crate::password::verify(&password, &stored))
         .await
@@ -203,10 +215,25 @@ pub struct WhoAmI {
 #[utoipa::path(get, path = "/auth/whoami", tag = "auth",
     security(("bearer" = [])),
     responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
-pub async fn whoami(State(api): State<Api>, Caller(caller): Caller) -> Result<Json<WhoAmI>, ApiError> {
-    let user = api.store.get_user(caller.user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
-    let tenant = api.store.get_tenant(caller.tenant_id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
-    let (token, _) = api.store.get_token(caller.token_id).await?.ok_or_else(|| ApiError::not_found("token"))?;
+pub async fn whoami(
+    State(api): State<Api>,
+    Caller(caller): Caller,
+) -> Result<Json<WhoAmI>, ApiError> {
+    let user = api
+        .store
+        .get_user(caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    let tenant = api
+        .store
+        .get_tenant(caller.tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let (token, _) = api
+        .store
+        .get_token(caller.token_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("token"))?;
     Ok(Json(WhoAmI {
         user,
         tenant,
@@ -254,10 +281,15 @@ pub async fn change_password(
     .await
     .map_err(ApiError::internal)?;
     if !matches {
-        return Err(ApiError::invalid("current_password", "is not your current password"));
+        return Err(ApiError::invalid(
+            "current_password",
+            "is not your current password",
+        ));
     }
     let hash = hash.map_err(ApiError::internal)?;
-    api.store.set_password(caller.user_id, &hash, &actor(&caller), api.clock.now()).await?;
+    api.store
+        .set_password(caller.user_id, &hash, &actor(&caller), api.clock.now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -268,14 +300,18 @@ mod tests {
     #[test]
     fn throttle_counts_within_the_window() {
         let t = LoginThrottle::new(3, Duration::from_secs(60));
-        let at = |s| Timestamp::from_second(1_000 + s).unwrap();
+        let at = |s: i64| Timestamp::from_second(1_000 + s).unwrap();
         for s in 0..3 {
             assert_eq!(t.check("jane", at(s)), Ok(()));
             t.fail("jane", at(s));
         }
         assert_eq!(t.check("jane", at(3)), Err(57));
         assert_eq!(t.check("john", at(3)), Ok(()));
-        assert_eq!(t.check("jane", at(61)), Ok(()), "the oldest failure left the window");
+        assert_eq!(
+            t.check("jane", at(61)),
+            Ok(()),
+            "the oldest failure left the window"
+        );
         t.succeed("jane");
         assert_eq!(t.check("jane", at(4)), Ok(()));
     }

@@ -89,7 +89,9 @@ impl ApiError {
     pub fn lacks(permission: Permission) -> Self {
         Self::new(
             ErrorKind::Forbidden,
-            format!("this needs the {permission} permission, which your role or token does not grant"),
+            format!(
+                "this needs the {permission} permission, which your role or token does not grant"
+            ),
         )
     }
 
@@ -116,7 +118,10 @@ impl ApiError {
     /// 500, logging the detail and telling the caller only that it happened.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        Self::new(ErrorKind::Internal, "internal error; the server log has the details")
+        Self::new(
+            ErrorKind::Internal,
+            "internal error; the server log has the details",
+        )
     }
 }
 
@@ -129,11 +134,16 @@ impl From<Invalid> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(m) | StoreError::Refused(m) => ApiError::new(ErrorKind::Conflict, m),
+            StoreError::Conflict(m) | StoreError::Refused(m) => {
+                ApiError::new(ErrorKind::Conflict, m)
+            }
             StoreError::BadCursor(_) => ApiError::bad_request(e.to_string()),
             e if e.is_unavailable() => {
                 tracing::error!(error = %e, "database unavailable");
-                ApiError::new(ErrorKind::Unavailable, "the database is unavailable; try again later")
+                ApiError::new(
+                    ErrorKind::Unavailable,
+                    "the database is unavailable; try again later",
+                )
             }
             other => ApiError::internal(other),
         }

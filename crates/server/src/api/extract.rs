@@ -10,8 +10,8 @@ use rivet_core::access::{CustomerScope, Principal};
 use rivet_core::user::TokenSecret;
 use serde::de::DeserializeOwned;
 
-use super::error::{ApiError, ErrorKind};
 use super::Api;
+use super::error::{ApiError, ErrorKind};
 
 /// A JSON body. Syntax errors are 400, a wrong field or type is 422 (with
 /// the field, line and column), a missing JSON content type is 415 and an
@@ -44,8 +44,12 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         _ => ErrorKind::BadRequest,
     };
     let message = match kind {
-        ErrorKind::PayloadTooLarge => "the request body is larger than the server accepts".to_owned(),
-        ErrorKind::UnsupportedMediaType => "send the body as JSON with Content-Type: application/json".to_owned(),
+        ErrorKind::PayloadTooLarge => {
+            "the request body is larger than the server accepts".to_owned()
+        }
+        ErrorKind::UnsupportedMediaType => {
+            "send the body as JSON with Content-Type: application/json".to_owned()
+        }
         _ => rejection.body_text(),
     };
     ApiError::new(kind, message)
@@ -91,14 +95,21 @@ impl FromRequestParts<Api> for Caller {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthenticated("authentication required: send Authorization: Bearer <token>"))?;
+            .ok_or_else(|| {
+                ApiError::unauthenticated(
+                    "authentication required: send Authorization: Bearer <token>",
+                )
+            })?;
         let presented = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be Bearer <token>"))?;
-        let secret = TokenSecret::parse(presented.trim())
-            .ok_or_else(|| ApiError::unauthenticated("the bearer token is not a Rivet token (rvt_…)"))?;
+            .ok_or_else(|| {
+                ApiError::unauthenticated("the Authorization header must be Bearer <token>")
+            })?;
+        let secret = TokenSecret::parse(presented.trim()).ok_or_else(|| {
+            ApiError::unauthenticated("the bearer token is not a Rivet token (rvt_…)")
+        })?;
         let invalid = || ApiError::unauthenticated("the token is not valid");
         let (token, hash) = api.store.get_token(secret.id).await?.ok_or_else(invalid)?;
         if !secret.matches(&hash) {
@@ -108,7 +119,11 @@ impl FromRequestParts<Api> for Caller {
         token
             .check_usable(now)
             .map_err(|why| ApiError::unauthenticated(why.to_string()))?;
-        let user = api.store.get_user(token.user_id).await?.ok_or_else(invalid)?;
+        let user = api
+            .store
+            .get_user(token.user_id)
+            .await?
+            .ok_or_else(invalid)?;
         if user.disabled {
             return Err(ApiError::unauthenticated("the user is disabled"));
         }

@@ -77,7 +77,7 @@ impl Api {
 /// The OpenAPI document and the router it describes, built together so that
 /// no route escapes the document.
 pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
-    let (router, mut doc) = OpenApiRouter::<Api>::new()
+    let v1 = OpenApiRouter::<Api>::new()
         .routes(routes!(auth::login))
         .routes(routes!(auth::whoami))
         .routes(routes!(auth::change_password))
@@ -89,14 +89,21 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::get, tokens::revoke))
         .routes(routes!(audit::list))
-        .routes(routes!(audit::verify))
+        .routes(routes!(audit::verify));
+    let (router, mut doc) = OpenApiRouter::<Api>::new()
+        .nest("/api/v1", v1)
         .split_for_parts();
     doc.info.title = "Rivet".into();
     doc.info.version = env!("CARGO_PKG_VERSION").into();
     doc.info.description = Some("Patch and change management: the HTTP API.".into());
+    doc.info.contact = None;
+    doc.info.license = Some(utoipa::openapi::License::new("Apache-2.0"));
     doc.components
         .get_or_insert_with(Default::default)
-        .add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        .add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     (router, doc)
 }
 
@@ -106,8 +113,7 @@ pub fn app(api: Api) -> Router {
     let (router, doc) = router_and_openapi();
     let doc = Arc::new(doc);
     let config = api.config.clone();
-    Router::new()
-        .nest("/api/v1", router)
+    router
         .route(
             "/api/v1/openapi.json",
             get(move || {
@@ -119,7 +125,10 @@ pub fn app(api: Api) -> Router {
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::new(ErrorKind::NotFound, "no such endpoint") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(ErrorKind::MethodNotAllowed, "this endpoint does not take that method")
+            ApiError::new(
+                ErrorKind::MethodNotAllowed,
+                "this endpoint does not take that method",
+            )
         })
         .with_state(api)
         .layer(
@@ -132,7 +141,9 @@ pub fn app(api: Api) -> Router {
                     StatusCode::SERVICE_UNAVAILABLE,
                     Duration::from_secs(config.server.request_timeout_secs),
                 ))
-                .layer(tower::limit::ConcurrencyLimitLayer::new(config.server.max_concurrent_requests))
+                .layer(tower::limit::ConcurrencyLimitLayer::new(
+                    config.server.max_concurrent_requests,
+                ))
                 .layer(DefaultBodyLimit::max(config.server.max_body_bytes)),
         )
 }

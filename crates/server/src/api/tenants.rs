@@ -30,7 +30,8 @@ pub struct TenantUpdate {
 }
 
 pub(crate) fn parse_id(id: &str) -> Result<TenantId, ApiError> {
-    id.parse().map_err(|e: rivet_core::id::InvalidId| ApiError::bad_request(e.to_string()))
+    id.parse()
+        .map_err(|e: rivet_core::id::InvalidId| ApiError::bad_request(e.to_string()))
 }
 
 /// The tenants the caller may see.
@@ -38,9 +39,16 @@ pub(crate) fn parse_id(id: &str) -> Result<TenantId, ApiError> {
     security(("bearer" = ["tenant:read"])),
     params(PageQuery),
     responses((status = 200, body = Page<Tenant>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list(State(api): State<Api>, Caller(caller): Caller, Query(q): Query<PageQuery>) -> Result<Json<Page<Tenant>>, ApiError> {
+pub async fn list(
+    State(api): State<Api>,
+    Caller(caller): Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Page<Tenant>>, ApiError> {
     require(&caller, Permission::TenantRead)?;
-    let page = api.store.list_tenants(&caller.visibility(), &q.request()?).await?;
+    let page = api
+        .store
+        .list_tenants(&caller.visibility(), &q.request()?)
+        .await?;
     Ok(Json(page.into()))
 }
 
@@ -64,15 +72,28 @@ pub async fn create(
     };
     let tenant = api
         .store
-        .create_tenant(TenantId::new(now, random()), &req.name, grant_to, &actor(&caller), now)
+        .create_tenant(
+            TenantId::new(now, random()),
+            &req.name,
+            grant_to,
+            &actor(&caller),
+            now,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(tenant)))
 }
 
-async fn find(api: &Api, caller: &rivet_core::access::Principal, id: &str) -> Result<Tenant, ApiError> {
+async fn find(
+    api: &Api,
+    caller: &rivet_core::access::Principal,
+    id: &str,
+) -> Result<Tenant, ApiError> {
     let id = parse_id(id)?;
     visible(caller, id, "tenant")?;
-    api.store.get_tenant(id).await?.ok_or_else(|| ApiError::not_found("tenant"))
+    api.store
+        .get_tenant(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))
 }
 
 /// One tenant.
@@ -80,7 +101,11 @@ async fn find(api: &Api, caller: &rivet_core::access::Principal, id: &str) -> Re
     security(("bearer" = ["tenant:read"])),
     params(("id" = String, Path, description = "Tenant id")),
     responses((status = 200, body = Tenant), (status = 404, body = ErrorBody)))]
-pub async fn get(State(api): State<Api>, Caller(caller): Caller, Path(id): Path<String>) -> Result<Json<Tenant>, ApiError> {
+pub async fn get(
+    State(api): State<Api>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Tenant>, ApiError> {
     require(&caller, Permission::TenantRead)?;
     Ok(Json(find(&api, &caller, &id).await?))
 }
@@ -113,10 +138,18 @@ pub async fn update(
     security(("bearer" = ["tenant:write"])),
     params(("id" = String, Path, description = "Tenant id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete(State(api): State<Api>, Caller(caller): Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(api): State<Api>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     require(&caller, Permission::TenantWrite)?;
     let tenant = find(&api, &caller, &id).await?;
-    if !api.store.delete_tenant(tenant.id, &actor(&caller), api.clock.now()).await? {
+    if !api
+        .store
+        .delete_tenant(tenant.id, &actor(&caller), api.clock.now())
+        .await?
+    {
         return Err(ApiError::not_found("tenant"));
     }
     Ok(StatusCode::NO_CONTENT)

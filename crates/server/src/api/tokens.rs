@@ -38,13 +38,19 @@ pub struct NewTokenRequest {
     security(("bearer" = [])),
     params(PageQuery),
     responses((status = 200, body = Page<ApiToken>), (status = 401, body = ErrorBody)))]
-pub async fn list(State(api): State<Api>, Caller(caller): Caller, Query(q): Query<PageQuery>) -> Result<Json<Page<ApiToken>>, ApiError> {
+pub async fn list(
+    State(api): State<Api>,
+    Caller(caller): Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Page<ApiToken>>, ApiError> {
     let owner = if caller.may(Permission::TokenManage) {
         TokenOwner::Visible(caller.visibility())
     } else {
         TokenOwner::User(caller.user_id)
     };
-    Ok(Json(api.store.list_tokens(&owner, &q.request()?).await?.into()))
+    Ok(Json(
+        api.store.list_tokens(&owner, &q.request()?).await?.into(),
+    ))
 }
 
 /// Creates a token for the caller. Its scopes cannot exceed the caller's
@@ -62,14 +68,23 @@ pub async fn create(
     let held = caller.effective_permissions();
     let scopes = req.scopes.unwrap_or_else(|| held.clone());
     if let Some(extra) = scopes.difference(&held).next() {
-        return Err(ApiError::forbidden(format!("scopes: you do not hold {extra}, so no token of yours can")));
+        return Err(ApiError::forbidden(format!(
+            "scopes: you do not hold {extra}, so no token of yours can"
+        )));
     }
     let max = api.config.auth.max_token_days;
     let days = req.expires_in_days.unwrap_or(DEFAULT_TOKEN_DAYS.min(max));
     if days == 0 || days > max {
-        return Err(ApiError::invalid("expires_in_days", format!("must be between 1 and {max}")));
+        return Err(ApiError::invalid(
+            "expires_in_days",
+            format!("must be between 1 and {max}"),
+        ));
     }
-    let user = api.store.get_user(caller.user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let user = api
+        .store
+        .get_user(caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
     let expires_at = api.clock.now() + jiff::SignedDuration::from_hours(24 * i64::from(days));
     let issued = issue_token(&api, &user, req.name, scopes, expires_at, &actor(&caller)).await?;
     Ok((StatusCode::CREATED, Json(issued)))
@@ -78,8 +93,14 @@ pub async fn create(
 /// Finds a token the caller may manage: its own, or any visible one with
 /// `token:manage`.
 async fn find(api: &Api, caller: &Principal, id: &str) -> Result<ApiToken, ApiError> {
-    let id: TokenId = id.parse().map_err(|e: rivet_core::id::InvalidId| ApiError::bad_request(e.to_string()))?;
-    let (token, _) = api.store.get_token(id).await?.ok_or_else(|| ApiError::not_found("token"))?;
+    let id: TokenId = id
+        .parse()
+        .map_err(|e: rivet_core::id::InvalidId| ApiError::bad_request(e.to_string()))?;
+    let (token, _) = api
+        .store
+        .get_token(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("token"))?;
     let own = token.user_id == caller.user_id;
     let managed = caller.may(Permission::TokenManage) && caller.can_see(token.tenant_id);
     if own || managed {
@@ -94,7 +115,11 @@ async fn find(api: &Api, caller: &Principal, id: &str) -> Result<ApiToken, ApiEr
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
     responses((status = 200, body = ApiToken), (status = 404, body = ErrorBody)))]
-pub async fn get(State(api): State<Api>, Caller(caller): Caller, Path(id): Path<String>) -> Result<Json<ApiToken>, ApiError> {
+pub async fn get(
+    State(api): State<Api>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ApiToken>, ApiError> {
     Ok(Json(find(&api, &caller, &id).await?))
 }
 
@@ -103,7 +128,11 @@ pub async fn get(State(api): State<Api>, Caller(caller): Caller, Path(id): Path<
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
     responses((status = 200, body = ApiToken), (status = 404, body = ErrorBody)))]
-pub async fn revoke(State(api): State<Api>, Caller(caller): Caller, Path(id): Path<String>) -> Result<Json<ApiToken>, ApiError> {
+pub async fn revoke(
+    State(api): State<Api>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ApiToken>, ApiError> {
     let token = find(&api, &caller, &id).await?;
     let revoked = api
         .store

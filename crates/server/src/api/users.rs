@@ -69,7 +69,8 @@ pub struct PasswordReset {
 }
 
 fn parse_id(id: &str) -> Result<UserId, ApiError> {
-    id.parse().map_err(|e: rivet_core::id::InvalidId| ApiError::bad_request(e.to_string()))
+    id.parse()
+        .map_err(|e: rivet_core::id::InvalidId| ApiError::bad_request(e.to_string()))
 }
 
 /// The users the caller may see.
@@ -77,38 +78,73 @@ fn parse_id(id: &str) -> Result<UserId, ApiError> {
     security(("bearer" = ["user:read"])),
     params(UserQuery),
     responses((status = 200, body = Page<User>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list(State(api): State<Api>, Caller(caller): Caller, Query(q): Query<UserQuery>) -> Result<Json<Page<User>>, ApiError> {
+pub async fn list(
+    State(api): State<Api>,
+    Caller(caller): Caller,
+    Query(q): Query<UserQuery>,
+) -> Result<Json<Page<User>>, ApiError> {
     require(&caller, Permission::UserRead)?;
-    let tenant = q.tenant.as_deref().map(super::tenants::parse_id).transpose()?;
-    let page = rivet_core::page::PageRequest::new(q.limit, q.after).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let users = api.store.list_users(&caller.visibility(), tenant, &page).await?;
+    let tenant = q
+        .tenant
+        .as_deref()
+        .map(super::tenants::parse_id)
+        .transpose()?;
+    let page = rivet_core::page::PageRequest::new(q.limit, q.after)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let users = api
+        .store
+        .list_users(&caller.visibility(), tenant, &page)
+        .await?;
     Ok(Json(users.into()))
 }
 
 /// Checks a role and customer limits against the user's tenant and the
 /// caller's own limits: a caller limited to some customers can grant no
 /// more than it has.
-async fn check_grant(api: &Api, caller: &Principal, kind: TenantKind, role: Role, customers: Option<&CustomerScope>) -> Result<(), ApiError> {
+async fn check_grant(
+    api: &Api,
+    caller: &Principal,
+    kind: TenantKind,
+    role: Role,
+    customers: Option<&CustomerScope>,
+) -> Result<(), ApiError> {
     if role.tenant_kind() != kind {
         return Err(ApiError::invalid(
             "role",
-            format!("{role} is a {} role, but the user belongs to a {kind} tenant", role.tenant_kind()),
+            format!(
+                "{role} is a {} role, but the user belongs to a {kind} tenant",
+                role.tenant_kind()
+            ),
         ));
     }
-    let Some(scope) = customers else { return Ok(()) };
+    let Some(scope) = customers else {
+        return Ok(());
+    };
     if kind == TenantKind::Customer {
-        return Err(ApiError::invalid("customers", "only provider users can be limited to customers"));
+        return Err(ApiError::invalid(
+            "customers",
+            "only provider users can be limited to customers",
+        ));
     }
     if let CustomerScope::Only(set) = scope {
         for id in set {
-            let tenant = if caller.can_see(*id) { api.store.get_tenant(*id).await? } else { None };
+            let tenant = if caller.can_see(*id) {
+                api.store.get_tenant(*id).await?
+            } else {
+                None
+            };
             if !tenant.is_some_and(|t| t.kind == TenantKind::Customer) {
-                return Err(ApiError::invalid("customers", format!("{id} is not a customer tenant")));
+                return Err(ApiError::invalid(
+                    "customers",
+                    format!("{id} is not a customer tenant"),
+                ));
             }
         }
     }
     if !within(scope, &caller.customers) {
-        return Err(ApiError::forbidden("you are limited to some customers and cannot grant access to others"));
+        return Err(ApiError::forbidden(
+            "you are limited to some customers and cannot grant access to others",
+        ));
     }
     Ok(())
 }
@@ -134,9 +170,16 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     require(&caller, Permission::UserWrite)?;
     visible(&caller, req.tenant_id, "tenant")?;
-    let tenant = api.store.get_tenant(req.tenant_id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    let tenant = api
+        .store
+        .get_tenant(req.tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
     validate::username(&req.username)?;
-    let display_name = req.display_name.clone().unwrap_or_else(|| req.username.clone());
+    let display_name = req
+        .display_name
+        .clone()
+        .unwrap_or_else(|| req.username.clone());
     validate::display_name("display_name", &display_name, 200)?;
     validate::password(&req.password, &req.username)?;
     // A provider user limited to some customers creates users limited alike.
@@ -168,25 +211,41 @@ pub async fn create(
 /// Finds a user the caller may see.
 async fn find(api: &Api, caller: &Principal, id: &str) -> Result<User, ApiError> {
     let id = parse_id(id)?;
-    let user = api.store.get_user(id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let user = api
+        .store
+        .get_user(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
     visible(caller, user.tenant_id, "user")?;
     Ok(user)
 }
 
 /// Fails unless the caller may manage `target`: a caller limited to some
-/// customers may not touch a user who sees more than it does.
+/// customers may not touch a provider user who sees more than it does (a
+/// customer's user sees only its own tenant, which the caller can see).
 fn may_manage(caller: &Principal, target: &User) -> Result<(), ApiError> {
-    if within(&target.customers, &caller.customers) {
+    let provider_user =
+        target.tenant_id == caller.tenant_id && caller.tenant_kind == TenantKind::Provider;
+    if !provider_user || within(&target.customers, &caller.customers) {
         Ok(())
     } else {
-        Err(ApiError::forbidden("this user sees customers you are not allowed to see"))
+        Err(ApiError::forbidden(
+            "this user sees customers you are not allowed to see",
+        ))
     }
 }
 
 /// Refuses to leave the provider without an enabled admin.
 async fn keep_an_admin(api: &Api, before: &User, still_admin: bool) -> Result<(), ApiError> {
-    if before.role == Role::Admin && !before.disabled && !still_admin && api.store.count_enabled_admins().await? <= 1 {
-        return Err(ApiError::new(ErrorKind::Conflict, "this is the last enabled admin"));
+    if before.role == Role::Admin
+        && !before.disabled
+        && !still_admin
+        && api.store.count_enabled_admins().await? <= 1
+    {
+        return Err(ApiError::new(
+            ErrorKind::Conflict,
+            "this is the last enabled admin",
+        ));
     }
     Ok(())
 }
@@ -196,7 +255,11 @@ async fn keep_an_admin(api: &Api, before: &User, still_admin: bool) -> Result<()
     security(("bearer" = ["user:read"])),
     params(("id" = String, Path, description = "User id")),
     responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
-pub async fn get(State(api): State<Api>, Caller(caller): Caller, Path(id): Path<String>) -> Result<Json<User>, ApiError> {
+pub async fn get(
+    State(api): State<Api>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<User>, ApiError> {
     require(&caller, Permission::UserRead)?;
     Ok(Json(find(&api, &caller, &id).await?))
 }
@@ -219,10 +282,19 @@ pub async fn update(
     if let Some(name) = &req.display_name {
         validate::display_name("display_name", name, 200)?;
     }
-    let tenant = api.store.get_tenant(before.tenant_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let tenant = api
+        .store
+        .get_tenant(before.tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
     let role = req.role.unwrap_or(before.role);
     check_grant(&api, &caller, tenant.kind, role, req.customers.as_ref()).await?;
-    keep_an_admin(&api, &before, role == Role::Admin && !req.disabled.unwrap_or(before.disabled)).await?;
+    keep_an_admin(
+        &api,
+        &before,
+        role == Role::Admin && !req.disabled.unwrap_or(before.disabled),
+    )
+    .await?;
     let patch = UserPatch {
         display_name: req.display_name,
         role: req.role,
@@ -242,15 +314,26 @@ pub async fn update(
     security(("bearer" = ["user:write"])),
     params(("id" = String, Path, description = "User id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete(State(api): State<Api>, Caller(caller): Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(api): State<Api>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     require(&caller, Permission::UserWrite)?;
     let user = find(&api, &caller, &id).await?;
     may_manage(&caller, &user)?;
     if user.id == caller.user_id {
-        return Err(ApiError::new(ErrorKind::Conflict, "you cannot delete yourself"));
+        return Err(ApiError::new(
+            ErrorKind::Conflict,
+            "you cannot delete yourself",
+        ));
     }
     keep_an_admin(&api, &user, false).await?;
-    if !api.store.delete_user(user.id, &actor(&caller), api.clock.now()).await? {
+    if !api
+        .store
+        .delete_user(user.id, &actor(&caller), api.clock.now())
+        .await?
+    {
         return Err(ApiError::not_found("user"));
     }
     Ok(StatusCode::NO_CONTENT)
@@ -276,7 +359,9 @@ pub async fn reset_password(
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
-    api.store.set_password(user.id, &hash, &actor(&caller), api.clock.now()).await?;
+    api.store
+        .set_password(user.id, &hash, &actor(&caller), api.clock.now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -292,7 +377,8 @@ mod tests {
         let at = Timestamp::from_second(1).unwrap();
         let a = TenantId::new(at, [1; 10]);
         let b = TenantId::new(at, [2; 10]);
-        let only = |ids: &[TenantId]| CustomerScope::Only(ids.iter().copied().collect::<BTreeSet<_>>());
+        let only =
+            |ids: &[TenantId]| CustomerScope::Only(ids.iter().copied().collect::<BTreeSet<_>>());
         assert!(within(&CustomerScope::All, &CustomerScope::All));
         assert!(within(&only(&[a]), &CustomerScope::All));
         assert!(!within(&CustomerScope::All, &only(&[a])));

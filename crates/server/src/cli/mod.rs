@@ -1,1 +1,564 @@
-//! The command line client: talks to the server API.
+//! The admin command line's client commands: everything after `rivet` but
+//! `server`, `migrate`, `default-config` and `vercmp` talks to a running
+//! server through its API, with the server URL and token from `--server` /
+//! `--token`, `RIVET_URL` / `RIVET_TOKEN`, or the file `rivet login` wrote.
+
+pub mod client;
+pub mod output;
+
+use std::io::{BufRead, Write};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use rivet_core::audit::{AuditEntry, ChainVerifier};
+use serde_json::{Value, json};
+
+use client::{Client, Credentials};
+use output::Output;
+
+/// Where to reach the server.
+#[derive(Debug, Args, Clone)]
+pub struct Connection {
+    /// The server's base URL (default: from `rivet login`).
+    #[arg(long, env = "RIVET_URL", global = true)]
+    pub server: Option<String>,
+    /// An API token (default: from `rivet login`).
+    #[arg(long, env = "RIVET_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Output format of listings and records.
+    #[arg(long, value_enum, default_value_t = Output::Table, global = true)]
+    pub output: Output,
+}
+
+impl Connection {
+    async fn client(&self) -> anyhow::Result<Client> {
+        let saved = client::load_credentials()?;
+        let server = self
+            .server
+            .clone()
+            .or_else(|| saved.as_ref().map(|c| c.server.clone()))
+            .context("no server: pass --server URL, set RIVET_URL, or run `rivet login`")?;
+        let token = self.token.clone().or_else(|| saved.map(|c| c.token));
+        Client::new(&server, token)
+    }
+}
+
+/// `rivet tenant …`
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// List the tenants you may see.
+    List,
+    /// Create a customer tenant.
+    Create {
+        /// Its name.
+        name: String,
+    },
+    /// Show one tenant.
+    Show {
+        /// Tenant id.
+        id: String,
+    },
+    /// Rename a tenant.
+    Rename {
+        /// Tenant id.
+        id: String,
+        /// The new name.
+        name: String,
+    },
+    /// Delete a customer tenant that has no users.
+    Delete {
+        /// Tenant id.
+        id: String,
+    },
+}
+
+/// `rivet user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List users.
+    List {
+        /// Only users of this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Create a user; the password comes from RIVET_NEW_PASSWORD or a prompt.
+    Create {
+        /// The tenant the user belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// The login name.
+        #[arg(long)]
+        username: String,
+        /// The role (admin, change-manager, security-officer, operator,
+        /// cab-member, customer-approver, customer-viewer).
+        #[arg(long)]
+        role: String,
+        /// A name to show.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Provider users: `all`, or comma-separated customer tenant ids.
+        #[arg(long)]
+        customers: Option<String>,
+    },
+    /// Show one user.
+    Show {
+        /// User id.
+        id: String,
+    },
+    /// Change a user.
+    Update {
+        /// User id.
+        id: String,
+        /// A new role.
+        #[arg(long)]
+        role: Option<String>,
+        /// A new display name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// `all`, or comma-separated customer tenant ids.
+        #[arg(long)]
+        customers: Option<String>,
+        /// Disable the user.
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        /// Enable the user.
+        #[arg(long)]
+        enable: bool,
+    },
+    /// Delete a user and their tokens.
+    Delete {
+        /// User id.
+        id: String,
+    },
+    /// Set a user's password (RIVET_NEW_PASSWORD or a prompt) and revoke their tokens.
+    SetPassword {
+        /// User id.
+        id: String,
+    },
+}
+
+/// `rivet token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// List tokens.
+    List,
+    /// Create a token for yourself and print it once.
+    Create {
+        /// What it is for.
+        name: String,
+        /// A scope it may use (repeatable; default: all you hold).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime in days.
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// Show one token.
+    Show {
+        /// Token id.
+        id: String,
+    },
+    /// Revoke a token.
+    Revoke {
+        /// Token id.
+        id: String,
+    },
+}
+
+/// `rivet audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List audit entries, oldest first.
+    List {
+        /// Only actions starting with this (e.g. `user.`).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries about this record id.
+        #[arg(long)]
+        target: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Write every visible entry as JSON lines.
+    Export {
+        /// The file to write (default: standard output).
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+    /// Verify the chain: on the server, or in an exported file.
+    Verify {
+        /// An export to verify offline instead.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+}
+
+fn scope_json(customers: &str) -> Value {
+    if customers == "all" {
+        json!("all")
+    } else {
+        json!({ "only": customers.split(',').map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>() })
+    }
+}
+
+fn new_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("RIVET_NEW_PASSWORD") {
+        return Ok(p);
+    }
+    let first = rpassword::prompt_password("New password: ")?;
+    let second = rpassword::prompt_password("Repeat it: ")?;
+    if first != second {
+        bail!("the passwords differ");
+    }
+    Ok(first)
+}
+
+const TENANT_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("NAME", "name"),
+    ("KIND", "kind"),
+    ("CREATED", "created_at"),
+];
+const USER_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("USERNAME", "username"),
+    ("ROLE", "role"),
+    ("TENANT", "tenant_id"),
+    ("CUSTOMERS", "customers"),
+    ("DISABLED", "disabled"),
+];
+const TOKEN_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("NAME", "name"),
+    ("USER", "user_id"),
+    ("SCOPES", "scopes"),
+    ("EXPIRES", "expires_at"),
+    ("REVOKED", "revoked_at"),
+];
+const AUDIT_COLUMNS: &[(&str, &str)] = &[
+    ("SEQ", "seq"),
+    ("AT", "at"),
+    ("ACTION", "action"),
+    ("TARGET", "target_id"),
+    ("TENANT", "tenant_id"),
+];
+
+/// `rivet login`: trades a password for a token and saves both.
+pub async fn login(server: &str, user: &str) -> anyhow::Result<()> {
+    let password = match std::env::var("RIVET_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => rpassword::prompt_password(format!("Password for {user}: "))?,
+    };
+    let client = Client::new(server, None)?;
+    let issued = client
+        .call(
+            reqwest::Method::POST,
+            "/auth/login",
+            &[],
+            Some(&json!({"username": user, "password": password, "token_name": "rivet login"})),
+        )
+        .await?;
+    let token = issued["token"]
+        .as_str()
+        .context("the server sent no token")?
+        .to_owned();
+    let path = client::save_credentials(&Credentials {
+        server: server.trim_end_matches('/').to_owned(),
+        token,
+    })?;
+    println!(
+        "Logged in to {server} as {user}; token valid until {} (saved in {}).",
+        issued["info"]["expires_at"].as_str().unwrap_or("?"),
+        path.display()
+    );
+    Ok(())
+}
+
+/// `rivet whoami`
+pub async fn whoami(conn: &Connection) -> anyhow::Result<()> {
+    let me = conn.client().await?.get("/auth/whoami", &[]).await?;
+    match conn.output {
+        Output::Json => println!("{me}"),
+        Output::Table => {
+            println!(
+                "user         {} ({})",
+                me["user"]["username"].as_str().unwrap_or("?"),
+                me["user"]["role"].as_str().unwrap_or("?")
+            );
+            println!(
+                "tenant       {} ({})",
+                me["tenant"]["name"].as_str().unwrap_or("?"),
+                me["tenant"]["kind"].as_str().unwrap_or("?")
+            );
+            println!(
+                "permissions  {}",
+                me["permissions"]
+                    .as_array()
+                    .map(|a| a
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(" "))
+                    .unwrap_or_default()
+            );
+            println!(
+                "token        {} (expires {})",
+                me["token"]["name"].as_str().unwrap_or("?"),
+                me["token"]["expires_at"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `rivet tenant …`
+pub async fn tenant(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()> {
+    use reqwest::Method;
+    let c = conn.client().await?;
+    match cmd {
+        TenantCommand::List => output::list(
+            conn.output,
+            &c.list_all("/tenants", &[], None).await?,
+            TENANT_COLUMNS,
+        ),
+        TenantCommand::Create { name } => {
+            output::record(
+                conn.output,
+                &c.call(Method::POST, "/tenants", &[], Some(&json!({"name": name})))
+                    .await?,
+            );
+        }
+        TenantCommand::Show { id } => {
+            output::record(conn.output, &c.get(&format!("/tenants/{id}"), &[]).await?)
+        }
+        TenantCommand::Rename { id, name } => {
+            let t = c
+                .call(
+                    Method::PATCH,
+                    &format!("/tenants/{id}"),
+                    &[],
+                    Some(&json!({"name": name})),
+                )
+                .await?;
+            output::record(conn.output, &t);
+        }
+        TenantCommand::Delete { id } => {
+            c.call(Method::DELETE, &format!("/tenants/{id}"), &[], None)
+                .await?;
+            println!("deleted tenant {id}");
+        }
+    }
+    Ok(())
+}
+
+/// `rivet user …`
+pub async fn user(conn: &Connection, cmd: UserCommand) -> anyhow::Result<()> {
+    use reqwest::Method;
+    let c = conn.client().await?;
+    match cmd {
+        UserCommand::List { tenant } => {
+            let query: Vec<(&str, String)> = tenant.map(|t| ("tenant", t)).into_iter().collect();
+            output::list(
+                conn.output,
+                &c.list_all("/users", &query, None).await?,
+                USER_COLUMNS,
+            );
+        }
+        UserCommand::Create {
+            tenant,
+            username,
+            role,
+            display_name,
+            customers,
+        } => {
+            let mut body = json!({"tenant_id": tenant, "username": username, "role": role, "password": new_password()?});
+            if let Some(d) = display_name {
+                body["display_name"] = json!(d);
+            }
+            if let Some(cs) = customers {
+                body["customers"] = scope_json(&cs);
+            }
+            output::record(
+                conn.output,
+                &c.call(Method::POST, "/users", &[], Some(&body)).await?,
+            );
+        }
+        UserCommand::Show { id } => {
+            output::record(conn.output, &c.get(&format!("/users/{id}"), &[]).await?)
+        }
+        UserCommand::Update {
+            id,
+            role,
+            display_name,
+            customers,
+            disable,
+            enable,
+        } => {
+            let mut body = json!({});
+            if let Some(r) = role {
+                body["role"] = json!(r);
+            }
+            if let Some(d) = display_name {
+                body["display_name"] = json!(d);
+            }
+            if let Some(cs) = customers {
+                body["customers"] = scope_json(&cs);
+            }
+            if disable || enable {
+                body["disabled"] = json!(disable);
+            }
+            output::record(
+                conn.output,
+                &c.call(Method::PATCH, &format!("/users/{id}"), &[], Some(&body))
+                    .await?,
+            );
+        }
+        UserCommand::Delete { id } => {
+            c.call(Method::DELETE, &format!("/users/{id}"), &[], None)
+                .await?;
+            println!("deleted user {id}");
+        }
+        UserCommand::SetPassword { id } => {
+            let body = json!({"password": new_password()?});
+            c.call(
+                Method::PUT,
+                &format!("/users/{id}/password"),
+                &[],
+                Some(&body),
+            )
+            .await?;
+            println!("password set; the user's tokens are revoked");
+        }
+    }
+    Ok(())
+}
+
+/// `rivet token …`
+pub async fn token(conn: &Connection, cmd: TokenCommand) -> anyhow::Result<()> {
+    use reqwest::Method;
+    let c = conn.client().await?;
+    match cmd {
+        TokenCommand::List => output::list(
+            conn.output,
+            &c.list_all("/tokens", &[], None).await?,
+            TOKEN_COLUMNS,
+        ),
+        TokenCommand::Create { name, scopes, days } => {
+            let mut body = json!({"name": name});
+            if !scopes.is_empty() {
+                body["scopes"] = json!(scopes);
+            }
+            if let Some(d) = days {
+                body["expires_in_days"] = json!(d);
+            }
+            let issued = c.call(Method::POST, "/tokens", &[], Some(&body)).await?;
+            match conn.output {
+                Output::Json => println!("{issued}"),
+                Output::Table => {
+                    println!("{}", issued["token"].as_str().unwrap_or_default());
+                    eprintln!(
+                        "This token is shown only now; it expires {}.",
+                        issued["info"]["expires_at"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+        }
+        TokenCommand::Show { id } => {
+            output::record(conn.output, &c.get(&format!("/tokens/{id}"), &[]).await?)
+        }
+        TokenCommand::Revoke { id } => {
+            output::record(
+                conn.output,
+                &c.call(Method::DELETE, &format!("/tokens/{id}"), &[], None)
+                    .await?,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `rivet audit …`; returns whether the command succeeded (a broken chain is a failure).
+pub async fn audit(conn: &Connection, cmd: AuditCommand) -> anyhow::Result<bool> {
+    match cmd {
+        AuditCommand::List {
+            action,
+            target,
+            limit,
+        } => {
+            let c = conn.client().await?;
+            let mut query = Vec::new();
+            if let Some(a) = action {
+                query.push(("action", a));
+            }
+            if let Some(t) = target {
+                query.push(("target", t));
+            }
+            output::list(
+                conn.output,
+                &c.list_all("/audit", &query, Some(limit)).await?,
+                AUDIT_COLUMNS,
+            );
+        }
+        AuditCommand::Export { file } => {
+            let c = conn.client().await?;
+            let entries = c.list_all("/audit", &[], None).await?;
+            let mut out: Box<dyn Write> = match &file {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?,
+                )),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            for e in &entries {
+                writeln!(out, "{e}")?;
+            }
+            out.flush()?;
+            if let Some(path) = file {
+                eprintln!("wrote {} entries to {}", entries.len(), path.display());
+            }
+        }
+        AuditCommand::Verify { file: Some(path) } => return verify_export(&path),
+        AuditCommand::Verify { file: None } => {
+            let v = conn.client().await?.get("/audit/verify", &[]).await?;
+            if v["intact"].as_bool() == Some(true) {
+                println!("audit chain intact: {} entries", v["entries"]);
+            } else {
+                println!(
+                    "audit chain broken at entry {}: {}",
+                    v["broken"]["seq"],
+                    v["broken"]["reason"].as_str().unwrap_or("?")
+                );
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Verifies an export offline. An export of the whole log must verify from
+/// entry 1; the newest entries cannot be checked against the server's head.
+fn verify_export(path: &std::path::Path) -> anyhow::Result<bool> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut verifier = ChainVerifier::default();
+    let mut count = 0;
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry: AuditEntry = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{}: not an audit entry", path.display(), n + 1))?;
+        if let Err(broken) = verifier.check(&entry) {
+            println!(
+                "audit chain broken at entry {}: {}",
+                broken.seq, broken.reason
+            );
+            return Ok(false);
+        }
+        count += 1;
+    }
+    println!("audit chain intact: {count} entries in {}", path.display());
+    Ok(true)
+}

@@ -96,7 +96,13 @@ pub async fn tenants_are_created_renamed_and_deleted(store: Store) {
     let provider = bootstrapped(&store).await;
     let acme = customer(&store, "Acme").await;
     let dup = store
-        .create_tenant(TenantId::new(at(2), rnd()), "Acme", None, &Actor::system(), at(2))
+        .create_tenant(
+            TenantId::new(at(2), rnd()),
+            "Acme",
+            None,
+            &Actor::system(),
+            at(2),
+        )
         .await;
     match dup {
         Err(StoreError::Conflict(m)) => assert!(m.contains("Acme"), "{m}"),

@@ -1,0 +1,58 @@
+//! The server's test suite: the API in-process (route × role × tenant
+//! matrix, bad input, flows) and the real `rivet` binary over a socket.
+//! Every case runs on SQLite, and on PostgreSQL when
+//! `RIVET_TEST_DATABASE_URL` is set (always in CI).
+
+mod bad_input;
+mod cli;
+mod flows;
+mod harness;
+mod matrix;
+
+/// Declares each listed `async fn(harness::TestServer)` as a test on every
+/// backend: `sqlite::name` and `postgres::name`.
+macro_rules! on_every_backend {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = rivet_store::testing::TestDatabase::sqlite().await;
+                    let server = crate::harness::TestServer::start(db).await;
+                    crate::$module::$name(&server).await;
+                    server.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = rivet_store::testing::TestDatabase::postgres().await else {
+                        return;
+                    };
+                    let server = crate::harness::TestServer::start(db).await;
+                    crate::$module::$name(&server).await;
+                    server.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+on_every_backend!(
+    matrix::every_route_every_role_own_and_foreign_tenant,
+    matrix::unauthenticated_calls_get_401,
+    bad_input::malformed_bodies_change_nothing,
+    bad_input::bad_ids_and_queries_are_400,
+    bad_input::oversized_bodies_are_413,
+    flows::login_issues_a_token_and_throttles_failures,
+    flows::tokens_expire_are_revoked_and_cannot_widen,
+    flows::limited_provider_users_cannot_escalate,
+    flows::the_last_admin_stays,
+    flows::password_change_revokes_tokens,
+    flows::pagination_walks_every_list,
+    flows::health_and_openapi_are_served,
+    cli::cli_manages_tenants_users_tokens_and_audit,
+    cli::audit_verify_catches_an_edited_row,
+);
