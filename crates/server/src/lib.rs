@@ -9,3 +9,10 @@ pub mod clock;
 pub mod config;
 pub mod password;
 pub mod serve;
+
+/// Makes ring the process's rustls crypto provider (reqwest and sqlx both
+/// use rustls; Rivet builds them without a default provider so that only
+/// one is compiled in). Safe to call more than once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

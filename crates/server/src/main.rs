@@ -121,8 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // reqwest and sqlx share rustls with the ring provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    rivet_server::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

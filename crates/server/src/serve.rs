@@ -69,11 +69,15 @@ pub async fn run(config: Config, admin_password: Option<String>) -> anyhow::Resu
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr()?;
+    // Catch SIGTERM before announcing the address, so that a supervisor that
+    // stops the server right away still gets a clean shutdown.
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
     println!("rivet server listening on http://{addr}");
     tracing::info!(%addr, backend = ?store.backend(), "serving");
     let app = app(Api::new(store.clone(), clock, config));
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown_signal(term))
         .await
         .context("the server failed")?;
     store.close().await;
@@ -81,21 +85,10 @@ pub async fn run(config: Config, admin_password: Option<String>) -> anyhow::Resu
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+async fn shutdown_signal(mut term: tokio::signal::unix::Signal) {
     tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
     }
     tracing::info!("shutting down");
 }

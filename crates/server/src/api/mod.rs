@@ -226,3 +226,18 @@ impl<T> From<rivet_core::page::Page<T>> for Page<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rivet_core::access::Role;
+
+    #[test]
+    fn docs_match_the_roles() {
+        let doc = include_str!("../../../../docs/access.md");
+        for role in Role::ALL {
+            let perms: Vec<&str> = role.permissions().iter().map(|p| p.as_str()).collect();
+            let row = format!("| {role} | {} | {} |", role.tenant_kind(), perms.join(" "));
+            assert!(doc.contains(&row), "docs/access.md lacks the row {row}");
+        }
+    }
+}

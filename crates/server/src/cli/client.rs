@@ -80,6 +80,7 @@ impl Client {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             bail!("server URL {base:?} must start with http:// or https://");
         }
+        crate::install_crypto_provider();
         let http = reqwest::Client::builder()
             .user_agent(concat!("rivet-cli/", env!("CARGO_PKG_VERSION")))
             .timeout(std::time::Duration::from_secs(60))

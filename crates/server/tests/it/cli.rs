@@ -269,3 +269,199 @@ pub async fn audit_verify_catches_an_edited_row(s: &TestServer) {
     assert!(said.contains("broken at entry 5"), "{said}");
     live.stop();
 }
+
+/// Runs `rivet server` as a process on an empty database and waits for it to
+/// listen; returns the process, its URL and what it printed before.
+fn start_server_process(env: &[(&str, &str)]) -> (std::process::Child, String, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rivet"))
+        .arg("server")
+        .env("RIVET_LISTEN", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if let Some(addr) = line.strip_prefix("rivet server listening on ") {
+            return (child, addr.to_owned(), printed);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server stopped before listening:\n{printed}");
+}
+
+fn stop(mut child: std::process::Child) {
+    // SIGTERM, so that the graceful shutdown runs.
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "the server exits cleanly on SIGTERM: {status:?}"
+    );
+}
+
+async fn first_start(database_env: Vec<(&'static str, String)>) {
+    let home = std::env::temp_dir().join(format!(
+        "rivet-first-{}",
+        crate::harness::hex(&crate::harness::rnd::<8>())
+    ));
+    std::fs::create_dir_all(&home).unwrap();
+    let data = home.join("data");
+    let mut env: Vec<(&str, String)> = vec![("RIVET_DATA_DIR", data.display().to_string())];
+    env.extend(database_env);
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    // Blocking calls here are brief: the server prints its address at once.
+    let (child, url, printed) = start_server_process(&env_ref);
+    let password = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("Password for admin (shown only this once): "))
+        .unwrap_or_else(|| panic!("no password printed:\n{printed}"))
+        .to_owned();
+    rivet_server::install_crypto_provider();
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(format!("{url}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ready"
+    );
+    let login = http
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 201);
+    if env_ref.iter().all(|(k, _)| *k != "RIVET_DATABASE_URL") {
+        // The embedded database lives in the data directory, in WAL mode.
+        assert!(data.join("rivet.db").exists());
+        assert!(
+            data.join("rivet.db-wal").exists(),
+            "SQLite runs in WAL mode"
+        );
+        let mode = std::fs::metadata(&data).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+            0o700
+        );
+    }
+    stop(child);
+
+    // The second start finds the admin and prints no password.
+    let (child, _, printed) = start_server_process(&env_ref);
+    assert!(!printed.contains("Password"), "{printed}");
+    stop(child);
+
+    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_rivet"))
+        .arg("migrate")
+        .envs(env_ref.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let _ = std::fs::remove_dir_all(home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_binary_first_start_on_sqlite() {
+    first_start(Vec::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_binary_first_start_on_postgres() {
+    let Some(db) = rivet_store::testing::TestDatabase::postgres().await else {
+        return;
+    };
+    first_start(vec![("RIVET_DATABASE_URL", db.url.clone())]).await;
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_password_from_the_environment() {
+    let data = std::env::temp_dir().join(format!(
+        "rivet-env-{}",
+        crate::harness::hex(&crate::harness::rnd::<8>())
+    ));
+    let data_dir = data.display().to_string();
+    let weak = std::process::Command::new(env!("CARGO_BIN_EXE_rivet"))
+        .arg("server")
+        .env("RIVET_DATA_DIR", &data_dir)
+        .env("RIVET_LISTEN", "127.0.0.1:0")
+        .env("RIVET_ADMIN_PASSWORD", "short")
+        .output()
+        .unwrap();
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("RIVET_ADMIN_PASSWORD"));
+    let env = [
+        ("RIVET_DATA_DIR", data_dir.as_str()),
+        ("RIVET_ADMIN_PASSWORD", "from the environment"),
+    ];
+    let (child, url, printed) = start_server_process(&env);
+    assert!(
+        printed.contains("RIVET_ADMIN_PASSWORD") && !printed.contains("from the environment"),
+        "{printed}"
+    );
+    rivet_server::install_crypto_provider();
+    let login = reqwest::Client::new()
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": "from the environment"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 201);
+    stop(child);
+    let _ = std::fs::remove_dir_all(data);
+}
+
+#[test]
+fn default_config_is_printed_and_bad_config_is_named() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rivet"))
+        .arg("default-config")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        rivet_server::config::Config::parse(&text).unwrap(),
+        rivet_server::config::Config::default()
+    );
+    let dir = std::env::temp_dir().join(format!(
+        "rivet-cfg-{}",
+        crate::harness::hex(&crate::harness::rnd::<8>())
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rivet.toml");
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"127.0.0.1:8440\"\nmax_body_bytes = \"big\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rivet"))
+        .args(["server", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rivet.toml") && err.contains("line 3") && err.contains("max_body_bytes"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
