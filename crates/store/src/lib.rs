@@ -8,6 +8,7 @@
 //! and its audit entry in one transaction, so that no change is ever stored
 //! without its entry, nor an entry without its change.
 
+mod advisories;
 mod audit;
 mod error;
 mod row;
@@ -25,6 +26,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use advisories::{
+    AdvisoryFilter, AdvisoryRecord, AdvisorySummary, AffectedPackage, EpssRecord, ImportCounts,
+    KevRecord,
+};
 pub use audit::{AuditFilter, Verification};
 pub use error::StoreError;
 pub use tokens::{NewToken, TokenOwner};

@@ -44,4 +44,7 @@ on_every_backend!(
     every_change_is_chained_in_the_audit_log,
     audit_log_is_append_only_and_edits_are_caught,
     concurrent_changes_keep_one_chain,
+    advisories_import_idempotently,
+    advisories_are_found_by_filter,
+    kev_and_epss_are_joined_by_cve,
 );

@@ -591,3 +591,266 @@ pub async fn concurrent_changes_keep_one_chain(store: Store) {
         .unwrap();
     assert_eq!(all.items.len(), 25);
 }
+
+fn advisory(key: &str, id: &str, modified: i64, body: &str) -> rivet_store::AdvisoryRecord {
+    rivet_store::AdvisoryRecord {
+        key: key.into(),
+        id: id.into(),
+        format: "osv".into(),
+        title: Some(format!("{id} title")),
+        published: Some(at(0)),
+        modified: Some(at(modified)),
+        withdrawn: None,
+        severity_score: Some(7.5),
+        severity: Some("high".into()),
+        aliases: vec!["CVE-2024-0001".into(), "CVE-2024-0001".into()],
+        packages: vec![rivet_store::AffectedPackage {
+            ecosystem: "AlmaLinux:9".into(),
+            ecosystem_name: "AlmaLinux".into(),
+            package: "openssl".into(),
+            fixed: Some("1:3.0.7-27.el9".into()),
+        }],
+        source: "test".into(),
+        location: format!("{key}.json"),
+        fetched_at: at(1),
+        content_sha256: format!("{:0>64}", body.len()),
+        signature: "unsigned".into(),
+        body: body.into(),
+    }
+}
+
+pub async fn advisories_import_idempotently(store: Store) {
+    bootstrapped(&store).await;
+    let batch = vec![
+        advisory("ALSA-1@9", "ALSA-1", 10, "{\"v\":1}"),
+        advisory("ALSA-1@8", "ALSA-1", 10, "{\"v\":2}"),
+        advisory("ALSA-2@9", "ALSA-2", 10, "{\"v\":33}"),
+    ];
+    let counts = store
+        .import_advisories(&batch, "t", &Actor::system(), at(20))
+        .await
+        .unwrap();
+    assert_eq!(
+        (counts.imported, counts.updated, counts.unchanged),
+        (3, 0, 0)
+    );
+    assert_eq!(store.count_advisories().await.unwrap(), (3, 3));
+    let audit = audit_count(&store).await;
+    let again = store
+        .import_advisories(&batch, "t", &Actor::system(), at(21))
+        .await
+        .unwrap();
+    assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 3));
+    assert_eq!(
+        audit_count(&store).await,
+        audit,
+        "nothing changed, nothing recorded"
+    );
+    // Same id in two documents: both kept.
+    let both = store.get_advisory("ALSA-1").await.unwrap();
+    assert_eq!(both.len(), 2);
+    assert_ne!(both[0].1, both[1].1);
+    // Newer replaces, older does not.
+    let newer = vec![advisory("ALSA-2@9", "ALSA-2", 11, "{\"v\":444}")];
+    let c = store
+        .import_advisories(&newer, "t", &Actor::system(), at(22))
+        .await
+        .unwrap();
+    assert_eq!((c.imported, c.updated, c.unchanged), (0, 1, 0));
+    let older = vec![advisory("ALSA-2@9", "ALSA-2", 5, "{\"v\":5555}")];
+    let c = store
+        .import_advisories(&older, "t", &Actor::system(), at(23))
+        .await
+        .unwrap();
+    assert_eq!((c.imported, c.updated, c.unchanged), (0, 0, 1));
+    assert_eq!(
+        store.get_advisory("ALSA-2").await.unwrap()[0].1,
+        "{\"v\":444}"
+    );
+    assert_eq!(
+        store.count_advisories().await.unwrap(),
+        (3, 3),
+        "the replaced rows left no orphans"
+    );
+    assert_eq!(store.verify_audit().await.unwrap().map(|_| ()), Ok(()));
+}
+
+pub async fn advisories_are_found_by_filter(store: Store) {
+    let mut batch = Vec::new();
+    for i in 0..30 {
+        let mut a = advisory(
+            &format!("A-{i:02}@x"),
+            &format!("A-{i:02}"),
+            1,
+            &format!("{{\"i\":{i}}}"),
+        );
+        if i % 3 == 0 {
+            a.packages[0].package = "bash".into();
+            a.aliases = vec![format!("CVE-2024-1{i:03}")];
+            a.severity_score = Some(9.8);
+        }
+        batch.push(a);
+    }
+    store
+        .import_advisories(&batch, "t", &Actor::system(), at(1))
+        .await
+        .unwrap();
+    let all = |f: rivet_store::AdvisoryFilter| {
+        let store = store.clone();
+        async move {
+            let mut out = Vec::new();
+            let mut page = PageRequest::new(Some(7), None).unwrap();
+            loop {
+                let got = store.list_advisories(&f, &page).await.unwrap();
+                out.extend(got.items.into_iter().map(|a| a.id));
+                match got.next_cursor {
+                    Some(c) => page = PageRequest::new(Some(7), Some(c)).unwrap(),
+                    None => return out,
+                }
+            }
+        }
+    };
+    assert_eq!(all(rivet_store::AdvisoryFilter::default()).await.len(), 30);
+    let bash = rivet_store::AdvisoryFilter {
+        package: Some("bash".into()),
+        ..Default::default()
+    };
+    assert_eq!(all(bash).await.len(), 10);
+    let eco = rivet_store::AdvisoryFilter {
+        ecosystem: Some("AlmaLinux:9".into()),
+        ..Default::default()
+    };
+    assert_eq!(all(eco).await.len(), 30);
+    let other = rivet_store::AdvisoryFilter {
+        ecosystem: Some("Debian".into()),
+        ..Default::default()
+    };
+    assert!(all(other).await.is_empty());
+    let cve = rivet_store::AdvisoryFilter {
+        cve: Some("CVE-2024-1003".into()),
+        ..Default::default()
+    };
+    assert_eq!(all(cve).await, vec!["A-03"]);
+    let critical = rivet_store::AdvisoryFilter {
+        min_score: Some(9.0),
+        ..Default::default()
+    };
+    assert_eq!(all(critical).await.len(), 10);
+}
+
+pub async fn kev_and_epss_are_joined_by_cve(store: Store) {
+    let kev = |cve: &str, due: &str| rivet_store::KevRecord {
+        cve: cve.into(),
+        date_added: "2024-01-02".into(),
+        due_date: due.into(),
+        ransomware: "Known".into(),
+        vendor: "V".into(),
+        product: "P".into(),
+        name: "N".into(),
+        required_action: "Patch".into(),
+    };
+    let c = store
+        .import_kev(
+            &[
+                kev("CVE-2024-0001", "2024-01-23"),
+                kev("CVE-2024-0002", "2024-01-23"),
+            ],
+            "2024.01.02",
+            &Actor::system(),
+            at(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!((c.imported, c.updated, c.unchanged), (2, 0, 0));
+    let c = store
+        .import_kev(
+            &[
+                kev("CVE-2024-0001", "2024-02-01"),
+                kev("CVE-2024-0002", "2024-01-23"),
+            ],
+            "2024.01.03",
+            &Actor::system(),
+            at(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!((c.imported, c.updated, c.unchanged), (0, 1, 1));
+    assert_eq!(
+        store.kev("CVE-2024-0001").await.unwrap().unwrap().due_date,
+        "2024-02-01"
+    );
+    assert!(store.kev("CVE-1999-0001").await.unwrap().is_none());
+
+    store
+        .import_advisories(
+            &[advisory("K@x", "K", 1, "{}")],
+            "t",
+            &Actor::system(),
+            at(1),
+        )
+        .await
+        .unwrap();
+    store
+        .import_advisories(
+            &[{
+                let mut a = advisory("L@x", "L", 1, "{ }");
+                a.aliases = vec!["CVE-2030-0001".into()];
+                a
+            }],
+            "t",
+            &Actor::system(),
+            at(1),
+        )
+        .await
+        .unwrap();
+    let kev_only = rivet_store::AdvisoryFilter {
+        kev: true,
+        ..Default::default()
+    };
+    let listed = store
+        .list_advisories(&kev_only, &PageRequest::first())
+        .await
+        .unwrap();
+    assert_eq!(
+        listed
+            .items
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["K"]
+    );
+
+    let score = |cve: &str, s: f64, day: i64| rivet_store::EpssRecord {
+        cve: cve.into(),
+        score: s,
+        percentile: 0.5,
+        score_date: at(day),
+        model_version: "v2025.03.14".into(),
+    };
+    let c = store
+        .import_epss(&[score("CVE-2024-0001", 0.1, 0)], &Actor::system(), at(1))
+        .await
+        .unwrap();
+    assert_eq!(c.imported, 1);
+    let c = store
+        .import_epss(
+            &[
+                score("CVE-2024-0001", 0.9, 86_400),
+                score("CVE-2024-0002", 0.2, 0),
+            ],
+            &Actor::system(),
+            at(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!((c.imported, c.updated, c.unchanged), (1, 1, 0));
+    let c = store
+        .import_epss(&[score("CVE-2024-0001", 0.3, 0)], &Actor::system(), at(3))
+        .await
+        .unwrap();
+    assert_eq!(c.unchanged, 1, "an older day does not replace");
+    assert_eq!(
+        store.epss("CVE-2024-0001").await.unwrap().unwrap().score,
+        0.9
+    );
+}
