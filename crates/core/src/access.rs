@@ -73,11 +73,18 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => &Permission::ALL,
-            Role::ChangeManager => &[TenantRead, UserRead, AuditRead],
-            Role::SecurityOfficer => &[TenantRead, UserRead, AuditRead, AuditVerify],
-            Role::Operator | Role::CabMember => &[TenantRead, UserRead],
-            Role::CustomerApprover => &[TenantRead, UserRead, AuditRead],
-            Role::CustomerViewer => &[TenantRead],
+            Role::ChangeManager => &[TenantRead, UserRead, AuditRead, AdvisoryRead],
+            Role::SecurityOfficer => &[
+                TenantRead,
+                UserRead,
+                AuditRead,
+                AuditVerify,
+                AdvisoryRead,
+                AdvisoryWrite,
+            ],
+            Role::Operator | Role::CabMember => &[TenantRead, UserRead, AdvisoryRead],
+            Role::CustomerApprover => &[TenantRead, UserRead, AuditRead, AdvisoryRead],
+            Role::CustomerViewer => &[TenantRead, AdvisoryRead],
         }
     }
 
@@ -130,11 +137,17 @@ pub enum Permission {
     /// Verify the whole audit chain.
     #[serde(rename = "audit:verify")]
     AuditVerify,
+    /// Read advisories (public knowledge, shared by every tenant).
+    #[serde(rename = "advisory:read")]
+    AdvisoryRead,
+    /// Import advisories, KEV and EPSS data.
+    #[serde(rename = "advisory:write")]
+    AdvisoryWrite,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 9] = [
         Permission::TenantRead,
         Permission::TenantWrite,
         Permission::UserRead,
@@ -142,6 +155,8 @@ impl Permission {
         Permission::TokenManage,
         Permission::AuditRead,
         Permission::AuditVerify,
+        Permission::AdvisoryRead,
+        Permission::AdvisoryWrite,
     ];
 
     /// The scope name used in the API and on tokens.
@@ -154,6 +169,8 @@ impl Permission {
             Permission::TokenManage => "token:manage",
             Permission::AuditRead => "audit:read",
             Permission::AuditVerify => "audit:verify",
+            Permission::AdvisoryRead => "advisory:read",
+            Permission::AdvisoryWrite => "advisory:write",
         }
     }
 }

@@ -45,6 +45,11 @@ login_max_failures = 5
 # The window, in seconds.                                    RIVET_LOGIN_WINDOW_SECS
 login_window_secs = 300
 
+[advisories]
+# Largest advisory upload (an OSV archive, the KEV catalog…), in bytes.
+#                                                            RIVET_ADVISORY_MAX_UPLOAD_BYTES
+max_upload_bytes = 268435456
+
 [log]
 # A tracing filter, e.g. "info" or "rivet_server=debug".     RIVET_LOG
 filter = "info"
@@ -60,6 +65,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Authentication.
     pub auth: AuthConfig,
+    /// Advisory intake.
+    pub advisories: AdvisoryConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -113,6 +120,22 @@ pub struct AuthConfig {
     pub login_max_failures: u32,
     /// The window, in seconds.
     pub login_window_secs: u64,
+}
+
+/// `[advisories]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdvisoryConfig {
+    /// Largest advisory upload, in bytes.
+    pub max_upload_bytes: usize,
+}
+
+impl Default for AdvisoryConfig {
+    fn default() -> Self {
+        AdvisoryConfig {
+            max_upload_bytes: 256 * 1024 * 1024,
+        }
+    }
 }
 
 /// `[log]`
@@ -262,6 +285,7 @@ impl Config {
             "RIVET_MAX_TOKEN_DAYS" => self.auth.max_token_days,
             "RIVET_LOGIN_MAX_FAILURES" => self.auth.login_max_failures,
             "RIVET_LOGIN_WINDOW_SECS" => self.auth.login_window_secs,
+            "RIVET_ADVISORY_MAX_UPLOAD_BYTES" => self.advisories.max_upload_bytes,
             "RIVET_LOG" => self.log.filter,
         );
         Ok(())
@@ -377,7 +401,7 @@ mod tests {
             .lines()
             .filter_map(|l| l.trim().strip_prefix("\"RIVET_")?.split('"').next())
             .collect();
-        assert!(vars.len() >= 13, "{vars:?}");
+        assert!(vars.len() >= 14, "{vars:?}");
         for var in vars {
             let var = format!("RIVET_{var}");
             assert!(

@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod intake;
 pub mod password;
 pub mod serve;
 

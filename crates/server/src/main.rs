@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rivet_server::cli::{self, AuditCommand, Connection, TenantCommand, TokenCommand, UserCommand};
+use rivet_server::cli::{
+    self, AdvisoryCommand, AuditCommand, Connection, TenantCommand, TokenCommand, UserCommand,
+};
 use rivet_server::config::{Config, DEFAULT_CONFIG};
 
 /// Rivet: patch and change management.
@@ -60,6 +62,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Advisories: import, list, show.
+    #[command(subcommand)]
+    Advisories(AdvisoryCommand),
 }
 
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
@@ -115,6 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::User(cmd) => cli::user(&cli.conn, cmd).await?,
         Command::Token(cmd) => cli::token(&cli.conn, cmd).await?,
         Command::Audit(cmd) => return cli::audit(&cli.conn, cmd).await,
+        Command::Advisories(cmd) => return cli::advisories(&cli.conn, cmd).await,
     }
     Ok(true)
 }

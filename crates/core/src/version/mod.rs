@@ -249,6 +249,12 @@ pub(crate) fn trim_zeros(digits: &[u8]) -> &[u8] {
     &digits[start..]
 }
 
+impl serde::Serialize for Scheme {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

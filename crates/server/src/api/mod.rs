@@ -8,6 +8,7 @@
 //! absent (404), so that a customer cannot even learn that another
 //! customer's record exists.
 
+mod advisories;
 mod audit;
 mod auth;
 pub mod error;
@@ -89,7 +90,10 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::get, tokens::revoke))
         .routes(routes!(audit::list))
-        .routes(routes!(audit::verify));
+        .routes(routes!(audit::verify))
+        .routes(routes!(advisories::import))
+        .routes(routes!(advisories::list))
+        .routes(routes!(advisories::get));
     let (router, mut doc) = OpenApiRouter::<Api>::new()
         .nest("/api/v1", v1)
         .split_for_parts();

@@ -128,6 +128,55 @@ impl Client {
         bail!("{method} {path}: {status}: {message}")
     }
 
+    /// POSTs raw bytes to `/api/v1{path}`.
+    pub async fn upload(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<Value> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let mut req = self
+            .http
+            .post(&url)
+            .query(query)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .timeout(std::time::Duration::from_secs(600))
+            .body(bytes);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let response = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        Self::answer(reqwest::Method::POST, path, response).await
+    }
+
+    async fn answer(
+        method: reqwest::Method,
+        path: &str,
+        response: reqwest::Response,
+    ) -> anyhow::Result<Value> {
+        let status = response.status();
+        let text = response.text().await?;
+        if status.is_success() {
+            return Ok(if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text)?
+            });
+        }
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or(text);
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            bail!("{message} (log in with `rivet login`, or pass --token / RIVET_TOKEN)");
+        }
+        bail!("{method} {path}: {status}: {message}")
+    }
+
     /// GET.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
         self.call(reqwest::Method::GET, path, query, None).await

@@ -194,6 +194,48 @@ pub enum AuditCommand {
     },
 }
 
+/// `rivet advisories …`
+#[derive(Debug, Subcommand)]
+pub enum AdvisoryCommand {
+    /// Upload advisory files for an offline import: OSV or CSAF documents,
+    /// OSV `all.zip` archives, the KEV catalog, EPSS CSV files, or
+    /// directories of them.
+    Import {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+        /// A label for the source, kept in each record's provenance.
+        #[arg(long, default_value = "upload")]
+        source: String,
+    },
+    /// List advisories.
+    List {
+        /// An ecosystem name (`AlmaLinux`) or full ecosystem (`AlmaLinux:9`).
+        #[arg(long)]
+        ecosystem: Option<String>,
+        /// A package name.
+        #[arg(long)]
+        package: Option<String>,
+        /// An id or alias (a CVE).
+        #[arg(long)]
+        cve: Option<String>,
+        /// Only advisories whose CVE is known to be exploited (CISA KEV).
+        #[arg(long)]
+        kev: bool,
+        /// At least this severity: critical, high, medium or low.
+        #[arg(long)]
+        severity: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Show an advisory with its KEV and EPSS data.
+    Show {
+        /// The advisory's id (or document key).
+        id: String,
+    },
+}
+
 fn scope_json(customers: &str) -> Value {
     if customers == "all" {
         json!("all")
@@ -236,6 +278,13 @@ const TOKEN_COLUMNS: &[(&str, &str)] = &[
     ("EXPIRES", "expires_at"),
     ("REVOKED", "revoked_at"),
 ];
+const ADVISORY_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("SEVERITY", "severity"),
+    ("SCORE", "severity_score"),
+    ("MODIFIED", "modified"),
+    ("TITLE", "title"),
+];
 const AUDIT_COLUMNS: &[(&str, &str)] = &[
     ("SEQ", "seq"),
     ("AT", "at"),
@@ -267,7 +316,7 @@ pub async fn login(server: &str, user: &str) -> anyhow::Result<()> {
         server: server.trim_end_matches('/').to_owned(),
         token,
     })?;
-    println!(
+    crate::say!(
         "Logged in to {server} as {user}; token valid until {} (saved in {}).",
         issued["info"]["expires_at"].as_str().unwrap_or("?"),
         path.display()
@@ -279,19 +328,19 @@ pub async fn login(server: &str, user: &str) -> anyhow::Result<()> {
 pub async fn whoami(conn: &Connection) -> anyhow::Result<()> {
     let me = conn.client().await?.get("/auth/whoami", &[]).await?;
     match conn.output {
-        Output::Json => println!("{me}"),
+        Output::Json => crate::say!("{me}"),
         Output::Table => {
-            println!(
+            crate::say!(
                 "user         {} ({})",
                 me["user"]["username"].as_str().unwrap_or("?"),
                 me["user"]["role"].as_str().unwrap_or("?")
             );
-            println!(
+            crate::say!(
                 "tenant       {} ({})",
                 me["tenant"]["name"].as_str().unwrap_or("?"),
                 me["tenant"]["kind"].as_str().unwrap_or("?")
             );
-            println!(
+            crate::say!(
                 "permissions  {}",
                 me["permissions"]
                     .as_array()
@@ -302,7 +351,7 @@ pub async fn whoami(conn: &Connection) -> anyhow::Result<()> {
                         .join(" "))
                     .unwrap_or_default()
             );
-            println!(
+            crate::say!(
                 "token        {} (expires {})",
                 me["token"]["name"].as_str().unwrap_or("?"),
                 me["token"]["expires_at"].as_str().unwrap_or("?")
@@ -346,7 +395,7 @@ pub async fn tenant(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()>
         TenantCommand::Delete { id } => {
             c.call(Method::DELETE, &format!("/tenants/{id}"), &[], None)
                 .await?;
-            println!("deleted tenant {id}");
+            crate::say!("deleted tenant {id}");
         }
     }
     Ok(())
@@ -417,7 +466,7 @@ pub async fn user(conn: &Connection, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Delete { id } => {
             c.call(Method::DELETE, &format!("/users/{id}"), &[], None)
                 .await?;
-            println!("deleted user {id}");
+            crate::say!("deleted user {id}");
         }
         UserCommand::SetPassword { id } => {
             let body = json!({"password": new_password()?});
@@ -428,7 +477,7 @@ pub async fn user(conn: &Connection, cmd: UserCommand) -> anyhow::Result<()> {
                 Some(&body),
             )
             .await?;
-            println!("password set; the user's tokens are revoked");
+            crate::say!("password set; the user's tokens are revoked");
         }
     }
     Ok(())
@@ -454,9 +503,9 @@ pub async fn token(conn: &Connection, cmd: TokenCommand) -> anyhow::Result<()> {
             }
             let issued = c.call(Method::POST, "/tokens", &[], Some(&body)).await?;
             match conn.output {
-                Output::Json => println!("{issued}"),
+                Output::Json => crate::say!("{issued}"),
                 Output::Table => {
-                    println!("{}", issued["token"].as_str().unwrap_or_default());
+                    crate::say!("{}", issued["token"].as_str().unwrap_or_default());
                     eprintln!(
                         "This token is shown only now; it expires {}.",
                         issued["info"]["expires_at"].as_str().unwrap_or("?")
@@ -476,6 +525,223 @@ pub async fn token(conn: &Connection, cmd: TokenCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The files an import path stands for: the file itself, or every file
+/// under a directory (sorted), each with the name to send: its path
+/// relative to the directory, so that importing the same tree again gives
+/// every document the same key.
+fn import_files(path: &std::path::Path) -> anyhow::Result<Vec<(std::path::PathBuf, String)>> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_dir() {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Ok(vec![(path.to_owned(), name)]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+        {
+            let entry = entry?;
+            let p = entry.path();
+            if entry.file_type()?.is_dir() {
+                stack.push(p);
+            } else {
+                let ext = p
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                if matches!(ext.as_str(), "json" | "yaml" | "yml" | "zip" | "csv") {
+                    let name = p
+                        .strip_prefix(path)
+                        .unwrap_or(&p)
+                        .to_string_lossy()
+                        .into_owned();
+                    out.push((p, name));
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `rivet advisories …`; returns whether every file was imported whole.
+pub async fn advisories(conn: &Connection, cmd: AdvisoryCommand) -> anyhow::Result<bool> {
+    let c = conn.client().await?;
+    match cmd {
+        AdvisoryCommand::Import { paths, source } => {
+            let mut files = Vec::new();
+            for p in &paths {
+                files.extend(import_files(p)?);
+            }
+            let (mut imported, mut updated, mut unchanged, mut rejected) = (0u64, 0u64, 0u64, 0u64);
+            let mut errors: Vec<Value> = Vec::new();
+            for (path, name) in files {
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                match c
+                    .upload(
+                        "/advisories/import",
+                        &[("name", name.clone()), ("source", source.clone())],
+                        bytes,
+                    )
+                    .await
+                {
+                    Ok(report) => {
+                        imported += report["imported"].as_u64().unwrap_or(0);
+                        updated += report["updated"].as_u64().unwrap_or(0);
+                        unchanged += report["unchanged"].as_u64().unwrap_or(0);
+                        rejected += report["rejected"].as_u64().unwrap_or(0);
+                        for e in report["errors"].as_array().into_iter().flatten() {
+                            let mut e = e.clone();
+                            e["file"] = json!(format!(
+                                "{}: {}",
+                                path.display(),
+                                e["file"].as_str().unwrap_or("")
+                            ));
+                            errors.push(e);
+                        }
+                    }
+                    Err(e) => {
+                        // A file that cannot be read as a whole counts as one rejected document.
+                        rejected += 1;
+                        errors.push(
+                            json!({"file": path.display().to_string(), "reason": format!("{e:#}")}),
+                        );
+                    }
+                }
+            }
+            match conn.output {
+                Output::Json => crate::say!(
+                    "{}",
+                    json!({"imported": imported, "updated": updated, "unchanged": unchanged, "rejected": rejected, "errors": errors})
+                ),
+                Output::Table => {
+                    for e in &errors {
+                        eprintln!(
+                            "rejected {}: {}",
+                            e["file"].as_str().unwrap_or(""),
+                            e["reason"].as_str().unwrap_or("")
+                        );
+                    }
+                    crate::say!(
+                        "imported {imported}, updated {updated}, unchanged {unchanged}, rejected {rejected}"
+                    );
+                }
+            }
+            return Ok(rejected == 0);
+        }
+        AdvisoryCommand::List {
+            ecosystem,
+            package,
+            cve,
+            kev,
+            severity,
+            limit,
+        } => {
+            let mut query = Vec::new();
+            for (k, v) in [
+                ("ecosystem", ecosystem),
+                ("package", package),
+                ("cve", cve),
+                ("severity", severity),
+            ] {
+                if let Some(v) = v {
+                    query.push((k, v));
+                }
+            }
+            if kev {
+                query.push(("kev", "true".into()));
+            }
+            let items = c.list_all("/advisories", &query, Some(limit)).await?;
+            output::list(conn.output, &items, ADVISORY_COLUMNS);
+        }
+        AdvisoryCommand::Show { id } => {
+            let path = format!("/advisories/{}", urlencode(&id));
+            let detail = c.get(&path, &[]).await?;
+            match conn.output {
+                Output::Json => crate::say!("{detail}"),
+                Output::Table => {
+                    for d in detail["documents"].as_array().into_iter().flatten() {
+                        crate::say!(
+                            "{}  {}",
+                            d["id"].as_str().unwrap_or(""),
+                            d["title"].as_str().unwrap_or("")
+                        );
+                        crate::say!("  document   {}", d["key"].as_str().unwrap_or(""));
+                        crate::say!(
+                            "  severity   {} {}",
+                            d["severity"].as_str().unwrap_or("-"),
+                            d["severity_score"]
+                        );
+                        crate::say!("  modified   {}", d["modified"].as_str().unwrap_or("-"));
+                        let aliases: Vec<&str> = d["record"]["aliases"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                            .collect();
+                        crate::say!("  aliases    {}", aliases.join(" "));
+                        for a in d["record"]["affected"].as_array().into_iter().flatten() {
+                            let fixed: Vec<&str> = a["fixed"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(Value::as_str)
+                                .collect();
+                            crate::say!(
+                                "  affected   {} {} fixed in {}",
+                                a["ecosystem"].as_str().unwrap_or(""),
+                                a["package"].as_str().unwrap_or(""),
+                                if fixed.is_empty() {
+                                    "-".into()
+                                } else {
+                                    fixed.join(", ")
+                                }
+                            );
+                        }
+                    }
+                    for k in detail["kev"].as_array().into_iter().flatten() {
+                        crate::say!(
+                            "KEV  {} added {}, due {}, ransomware {}",
+                            k["cve"].as_str().unwrap_or(""),
+                            k["date_added"].as_str().unwrap_or(""),
+                            k["due_date"].as_str().unwrap_or(""),
+                            k["ransomware"].as_str().unwrap_or("")
+                        );
+                    }
+                    for e in detail["epss"].as_array().into_iter().flatten() {
+                        crate::say!(
+                            "EPSS {} score {} percentile {}",
+                            e["cve"].as_str().unwrap_or(""),
+                            e["score"],
+                            e["percentile"]
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Percent-encodes a path segment (advisory ids contain `:`; keys `/` and `@`).
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// `rivet audit …`; returns whether the command succeeded (a broken chain is a failure).
@@ -522,9 +788,9 @@ pub async fn audit(conn: &Connection, cmd: AuditCommand) -> anyhow::Result<bool>
         AuditCommand::Verify { file: None } => {
             let v = conn.client().await?.get("/audit/verify", &[]).await?;
             if v["intact"].as_bool() == Some(true) {
-                println!("audit chain intact: {} entries", v["entries"]);
+                crate::say!("audit chain intact: {} entries", v["entries"]);
             } else {
-                println!(
+                crate::say!(
                     "audit chain broken at entry {}: {}",
                     v["broken"]["seq"],
                     v["broken"]["reason"].as_str().unwrap_or("?")
@@ -551,14 +817,15 @@ fn verify_export(path: &std::path::Path) -> anyhow::Result<bool> {
         let entry: AuditEntry = serde_json::from_str(&line)
             .with_context(|| format!("{}:{}: not an audit entry", path.display(), n + 1))?;
         if let Err(broken) = verifier.check(&entry) {
-            println!(
+            crate::say!(
                 "audit chain broken at entry {}: {}",
-                broken.seq, broken.reason
+                broken.seq,
+                broken.reason
             );
             return Ok(false);
         }
         count += 1;
     }
-    println!("audit chain intact: {count} entries in {}", path.display());
+    crate::say!("audit chain intact: {count} entries in {}", path.display());
     Ok(true)
 }

@@ -2,6 +2,18 @@
 
 use serde_json::Value;
 
+/// `println!` for command output that ends the process quietly when the
+/// reader has gone (`rivet … | head`), instead of panicking.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 /// `--output`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum Output {
@@ -15,7 +27,7 @@ pub enum Output {
 /// Prints items as a table of `columns` (header, field) or as a JSON array.
 pub fn list(output: Output, items: &[Value], columns: &[(&str, &str)]) {
     match output {
-        Output::Json => println!("{}", Value::Array(items.to_vec())),
+        Output::Json => crate::say!("{}", Value::Array(items.to_vec())),
         Output::Table => {
             let rows: Vec<Vec<String>> = items
                 .iter()
@@ -26,10 +38,8 @@ pub fn list(output: Output, items: &[Value], columns: &[(&str, &str)]) {
                         .collect()
                 })
                 .collect();
-            print!(
-                "{}",
-                table(columns.iter().map(|(h, _)| *h).collect(), &rows)
-            );
+            let text = table(columns.iter().map(|(h, _)| *h).collect(), &rows);
+            crate::say!("{}", text.trim_end_matches('\n'));
         }
     }
 }
@@ -37,15 +47,15 @@ pub fn list(output: Output, items: &[Value], columns: &[(&str, &str)]) {
 /// Prints one record: `field: value` lines, or JSON.
 pub fn record(output: Output, item: &Value) {
     match output {
-        Output::Json => println!("{item}"),
+        Output::Json => crate::say!("{item}"),
         Output::Table => {
             if let Value::Object(map) = item {
                 let width = map.keys().map(String::len).max().unwrap_or(0);
                 for (k, v) in map {
-                    println!("{k:<width$}  {}", cell(v));
+                    crate::say!("{k:<width$}  {}", cell(v));
                 }
             } else {
-                println!("{}", cell(item));
+                crate::say!("{}", cell(item));
             }
         }
     }

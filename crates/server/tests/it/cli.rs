@@ -10,14 +10,14 @@ use serde_json::Value;
 use crate::harness::{PASSWORD, TestServer};
 
 /// A server listening on 127.0.0.1 and a place for the CLI's credentials.
-struct Live {
-    url: String,
-    home: PathBuf,
+pub struct Live {
+    pub url: String,
+    pub home: PathBuf,
     server: tokio::task::JoinHandle<()>,
 }
 
 impl Live {
-    async fn start(s: &TestServer) -> Live {
+    pub async fn start(s: &TestServer) -> Live {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let router = s.router.clone();
@@ -33,7 +33,7 @@ impl Live {
     }
 
     /// Runs `rivet ARGS` with `env`, off the async threads.
-    async fn rivet(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    pub async fn rivet(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rivet"));
         cmd.args(args)
             .env_clear()
@@ -58,7 +58,7 @@ impl Live {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    fn stop(self) {
+    pub fn stop(self) {
         self.server.abort();
         let _ = std::fs::remove_dir_all(&self.home);
     }

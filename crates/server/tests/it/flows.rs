@@ -27,7 +27,10 @@ pub async fn login_issues_a_token_and_throttles_failures(s: &TestServer) {
     let me = s.get("/api/v1/auth/whoami", token).await;
     assert_eq!(me.body["user"]["username"], jane.username.as_str());
     assert_eq!(me.body["tenant"]["name"], "A");
-    assert_eq!(me.body["permissions"], json!(["tenant:read"]));
+    assert_eq!(
+        me.body["permissions"],
+        json!(["tenant:read", "advisory:read"])
+    );
     let expires: jiff::Timestamp = ok.body["info"]["expires_at"]
         .as_str()
         .unwrap()

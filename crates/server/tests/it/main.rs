@@ -3,6 +3,7 @@
 //! Every case runs on SQLite, and on PostgreSQL when
 //! `RIVET_TEST_DATABASE_URL` is set (always in CI).
 
+mod advisories;
 mod bad_input;
 mod cli;
 mod flows;
@@ -55,4 +56,7 @@ on_every_backend!(
     flows::health_and_openapi_are_served,
     cli::cli_manages_tenants_users_tokens_and_audit,
     cli::audit_verify_catches_an_edited_row,
+    advisories::real_data_imports_completely_and_idempotently,
+    advisories::enrichment_joins_on_cve,
+    advisories::bad_advisory_input_is_rejected_without_harm,
 );

@@ -184,6 +184,24 @@ async fn case(
                 let secret = s.token_for(owner.id, owner.tenant, &[]).await;
                 TokenSecret::parse(&secret).unwrap().id.to_string()
             }
+            "advisories" => {
+                // Advisories belong to no tenant: there is no foreign one.
+                if foreign {
+                    return None;
+                }
+                let id = unique("MATRIX-");
+                let doc = json!({"id": id, "modified": "2026-01-01T00:00:00Z", "affected": []});
+                let reply = s
+                    .call(
+                        Method::POST,
+                        "/api/v1/advisories/import?name=m.json",
+                        Some(&s.admin.token),
+                        Some(doc),
+                    )
+                    .await;
+                assert_eq!(reply.body["imported"], 1, "{}", reply.text);
+                id
+            }
             other => panic!(
                 "no fixture for records under /{other}/{{id}} ({} {}): add one to matrix.rs",
                 op.method, op.path
@@ -210,6 +228,9 @@ async fn case(
         "PATCH /api/v1/users/{id}" => Some(json!({"display_name": "Renamed"})),
         "PUT /api/v1/users/{id}/password" => Some(json!({"password": "a new password 3"})),
         "POST /api/v1/tokens" => Some(json!({"name": "matrix"})),
+        "POST /api/v1/advisories/import" => {
+            Some(json!({"id": unique("UP-"), "modified": "2026-01-01T00:00:00Z", "affected": []}))
+        }
         _ if matches!(op.method, Method::POST | Method::PUT | Method::PATCH) => {
             panic!("no request body fixture for {key}: add one to matrix.rs")
         }
