@@ -22,7 +22,8 @@ data_dir = "./rivet-data"
 max_body_bytes = 1048576
 # Requests served at once; more wait their turn.             RIVET_MAX_CONCURRENT_REQUESTS
 max_concurrent_requests = 256
-# A request that takes longer is answered 503, in seconds.   RIVET_REQUEST_TIMEOUT_SECS
+# A request that takes longer is answered 503, in seconds
+# (advisory uploads and source syncs may take 30 minutes).  RIVET_REQUEST_TIMEOUT_SECS
 request_timeout_secs = 30
 
 [database]

@@ -10,6 +10,7 @@ pub mod config;
 pub mod intake;
 pub mod password;
 pub mod serve;
+pub mod sync;
 
 /// Makes ring the process's rustls crypto provider (reqwest and sqlx both
 /// use rustls; Rivet builds them without a default provider so that only

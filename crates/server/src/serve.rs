@@ -75,7 +75,16 @@ pub async fn run(config: Config, admin_password: Option<String>) -> anyhow::Resu
         .context("cannot install the SIGTERM handler")?;
     println!("rivet server listening on http://{addr}");
     tracing::info!(%addr, backend = ?store.backend(), "serving");
-    let app = app(Api::new(store.clone(), clock, config));
+    let api = Api::new(store.clone(), clock.clone(), config);
+    let owner = format!("{}:{}", std::process::id(), addr);
+    tokio::spawn(crate::sync::run_scheduler(
+        store.clone(),
+        api.fetcher.clone(),
+        clock,
+        owner,
+        std::time::Duration::from_secs(30),
+    ));
+    let app = app(api);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal(term))
         .await

@@ -12,6 +12,7 @@ mod advisories;
 mod audit;
 mod error;
 mod row;
+mod sources;
 mod tenants;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -32,6 +33,7 @@ pub use advisories::{
 };
 pub use audit::{AuditFilter, Verification};
 pub use error::StoreError;
+pub use sources::{AdvisorySource, NewSource};
 pub use tokens::{NewToken, TokenOwner};
 pub use users::{NewUser, UserPatch};
 

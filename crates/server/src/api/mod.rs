@@ -13,6 +13,7 @@ mod audit;
 mod auth;
 pub mod error;
 pub mod extract;
+mod sources;
 mod tenants;
 mod tokens;
 mod users;
@@ -32,7 +33,6 @@ use rivet_store::Store;
 use serde::{Deserialize, Serialize};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -57,6 +57,8 @@ pub struct Api {
     pub config: Arc<Config>,
     /// Failed-login bookkeeping.
     pub logins: Arc<LoginThrottle>,
+    /// Downloads for advisory sources.
+    pub fetcher: crate::sync::Fetcher,
 }
 
 impl Api {
@@ -69,6 +71,7 @@ impl Api {
         Api {
             store,
             clock,
+            fetcher: crate::sync::Fetcher::new(config.advisories.max_upload_bytes),
             config: Arc::new(config),
             logins,
         }
@@ -93,7 +96,10 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(audit::verify))
         .routes(routes!(advisories::import))
         .routes(routes!(advisories::list))
-        .routes(routes!(advisories::get));
+        .routes(routes!(advisories::get))
+        .routes(routes!(sources::list, sources::create))
+        .routes(routes!(sources::get, sources::delete))
+        .routes(routes!(sources::sync));
     let (router, mut doc) = OpenApiRouter::<Api>::new()
         .nest("/api/v1", v1)
         .split_for_parts();
@@ -141,15 +147,40 @@ pub fn app(api: Api) -> Router {
                     ApiError::internal("a handler panicked").into_response()
                 }))
                 .layer(TraceLayer::new_for_http())
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
+                .layer(axum::middleware::from_fn_with_state(
                     Duration::from_secs(config.server.request_timeout_secs),
+                    deadline,
                 ))
                 .layer(tower::limit::ConcurrencyLimitLayer::new(
                     config.server.max_concurrent_requests,
                 ))
                 .layer(DefaultBodyLimit::max(config.server.max_body_bytes)),
         )
+}
+
+/// How long an advisory upload or a source sync may take: they fetch,
+/// parse and store archives of tens of thousands of documents.
+pub const LONG_REQUEST: Duration = Duration::from_secs(30 * 60);
+
+/// Answers 503 when a request outlives its deadline: `server.request_timeout_secs`,
+/// or [`LONG_REQUEST`] for advisory uploads and syncs.
+async fn deadline(
+    State(short): State<Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    let long = path == "/api/v1/advisories/import"
+        || (path.starts_with("/api/v1/advisory-sources/") && path.ends_with("/sync"));
+    let limit = if long { LONG_REQUEST } else { short };
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            ErrorKind::Unavailable,
+            format!("the request took longer than {} seconds", limit.as_secs()),
+        )
+        .into_response(),
+    }
 }
 
 async fn readyz(State(api): State<Api>) -> Response {

@@ -234,7 +234,66 @@ pub enum AdvisoryCommand {
         /// The advisory's id (or document key).
         id: String,
     },
+    /// Online sources the server syncs on a schedule.
+    #[command(subcommand)]
+    Sources(SourceCommand),
 }
+
+/// `rivet advisories sources …`
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// Add a source.
+    Add {
+        /// A unique name.
+        #[arg(long)]
+        name: String,
+        /// osv (a document or all.zip), csaf (provider-metadata.json), kev or epss.
+        #[arg(long)]
+        kind: String,
+        /// The URL.
+        #[arg(long)]
+        url: String,
+        /// Hours between syncs.
+        #[arg(long)]
+        interval_hours: Option<u32>,
+        /// A file of armored OpenPGP public keys to trust (CSAF).
+        #[arg(long)]
+        keys: Option<std::path::PathBuf>,
+    },
+    /// List sources and how their last sync went.
+    List,
+    /// Remove a source (by name or id); what it imported stays.
+    Remove {
+        /// Name or id.
+        source: String,
+    },
+    /// Sync a source now (by name or id).
+    Sync {
+        /// Name or id.
+        source: String,
+    },
+}
+
+async fn source_id(c: &Client, name_or_id: &str) -> anyhow::Result<String> {
+    let all = c.get("/advisory-sources", &[]).await?;
+    all["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"] == name_or_id || s["id"] == name_or_id)
+        .and_then(|s| s["id"].as_str().map(str::to_owned))
+        .with_context(|| format!("no advisory source named {name_or_id:?}"))
+}
+
+const SOURCE_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("NAME", "name"),
+    ("KIND", "kind"),
+    ("URL", "url"),
+    ("LAST SYNC", "last_sync_at"),
+    ("STATUS", "last_status"),
+    ("MESSAGE", "last_message"),
+];
 
 fn scope_json(customers: &str) -> Value {
     if customers == "all" {
@@ -662,6 +721,78 @@ pub async fn advisories(conn: &Connection, cmd: AdvisoryCommand) -> anyhow::Resu
             }
             let items = c.list_all("/advisories", &query, Some(limit)).await?;
             output::list(conn.output, &items, ADVISORY_COLUMNS);
+        }
+        AdvisoryCommand::Sources(cmd) => {
+            use reqwest::Method;
+            match cmd {
+                SourceCommand::Add {
+                    name,
+                    kind,
+                    url,
+                    interval_hours,
+                    keys,
+                } => {
+                    let mut body = json!({"name": name, "kind": kind, "url": url});
+                    if let Some(h) = interval_hours {
+                        body["interval_hours"] = json!(h);
+                    }
+                    if let Some(path) = keys {
+                        body["public_keys"] = json!(
+                            std::fs::read_to_string(&path)
+                                .with_context(|| format!("cannot read {}", path.display()))?
+                        );
+                    }
+                    output::record(
+                        conn.output,
+                        &c.call(Method::POST, "/advisory-sources", &[], Some(&body))
+                            .await?,
+                    );
+                }
+                SourceCommand::List => {
+                    let all = c.get("/advisory-sources", &[]).await?;
+                    output::list(
+                        conn.output,
+                        all["items"].as_array().map(Vec::as_slice).unwrap_or(&[]),
+                        SOURCE_COLUMNS,
+                    );
+                }
+                SourceCommand::Remove { source } => {
+                    let id = source_id(&c, &source).await?;
+                    c.call(
+                        Method::DELETE,
+                        &format!("/advisory-sources/{id}"),
+                        &[],
+                        None,
+                    )
+                    .await?;
+                    crate::say!("removed advisory source {source}");
+                }
+                SourceCommand::Sync { source } => {
+                    let id = source_id(&c, &source).await?;
+                    let report = c
+                        .call(
+                            Method::POST,
+                            &format!("/advisory-sources/{id}/sync"),
+                            &[],
+                            None,
+                        )
+                        .await?;
+                    match conn.output {
+                        Output::Json => crate::say!("{report}"),
+                        Output::Table => {
+                            for e in report["errors"].as_array().into_iter().flatten() {
+                                eprintln!(
+                                    "rejected {}: {}",
+                                    e["file"].as_str().unwrap_or(""),
+                                    e["reason"].as_str().unwrap_or("")
+                                );
+                            }
+                            crate::say!("{}", report["message"].as_str().unwrap_or(""));
+                        }
+                    }
+                    return Ok(report["ok"] == true);
+                }
+            }
         }
         AdvisoryCommand::Show { id } => {
             let path = format!("/advisories/{}", urlencode(&id));

@@ -9,6 +9,7 @@ mod cli;
 mod flows;
 mod harness;
 mod matrix;
+mod sync;
 
 /// Declares each listed `async fn(harness::TestServer)` as a test on every
 /// backend: `sqlite::name` and `postgres::name`.
@@ -59,4 +60,7 @@ on_every_backend!(
     advisories::real_data_imports_completely_and_idempotently,
     advisories::enrichment_joins_on_cve,
     advisories::bad_advisory_input_is_rejected_without_harm,
+    sync::csaf_provider_documents_are_checked_before_use,
+    sync::osv_archives_and_failures_by_url,
+    sync::the_scheduler_syncs_due_sources,
 );

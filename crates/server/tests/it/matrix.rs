@@ -202,6 +202,26 @@ async fn case(
                 assert_eq!(reply.body["imported"], 1, "{}", reply.text);
                 id
             }
+            "advisory-sources" => {
+                // Sources belong to no tenant: there is no foreign one.
+                if foreign {
+                    return None;
+                }
+                let new = rivet_store::NewSource {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    name: unique("src-"),
+                    kind: "kev".into(),
+                    // Nothing listens on the discard port: a sync fails fast.
+                    url: "http://127.0.0.1:9/kev.json".into(),
+                    interval_secs: 3600,
+                    public_keys: String::new(),
+                };
+                s.store
+                    .create_source(&new, &Actor::system(), s.now())
+                    .await
+                    .unwrap()
+                    .id
+            }
             other => panic!(
                 "no fixture for records under /{other}/{{id}} ({} {}): add one to matrix.rs",
                 op.method, op.path
@@ -228,10 +248,16 @@ async fn case(
         "PATCH /api/v1/users/{id}" => Some(json!({"display_name": "Renamed"})),
         "PUT /api/v1/users/{id}/password" => Some(json!({"password": "a new password 3"})),
         "POST /api/v1/tokens" => Some(json!({"name": "matrix"})),
+        "POST /api/v1/advisory-sources" => {
+            Some(json!({"name": unique("s-"), "kind": "kev", "url": "http://127.0.0.1:9/k.json"}))
+        }
+        "POST /api/v1/advisory-sources/{id}/sync" => None,
         "POST /api/v1/advisories/import" => {
             Some(json!({"id": unique("UP-"), "modified": "2026-01-01T00:00:00Z", "affected": []}))
         }
-        _ if matches!(op.method, Method::POST | Method::PUT | Method::PATCH) => {
+        _ if matches!(op.method, Method::POST | Method::PUT | Method::PATCH)
+            && !key.ends_with("/sync") =>
+        {
             panic!("no request body fixture for {key}: add one to matrix.rs")
         }
         _ => None,

@@ -854,3 +854,72 @@ pub async fn kev_and_epss_are_joined_by_cve(store: Store) {
         0.9
     );
 }
+
+pub async fn due_sources_are_claimed_once(store: Store) {
+    let new = |name: &str| rivet_store::NewSource {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.into(),
+        kind: "kev".into(),
+        url: format!("http://127.0.0.1:9/{name}.json"),
+        interval_secs: 3600,
+        public_keys: String::new(),
+    };
+    let a = store
+        .create_source(&new("a"), &Actor::system(), at(0))
+        .await
+        .unwrap();
+    let dup = store
+        .create_source(&new("a"), &Actor::system(), at(0))
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))));
+    // Due at once; one replica gets it, the other does not while the lease holds.
+    let first = store
+        .claim_due_source(at(1), "replica-1", 600)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.id, a.id);
+    assert!(
+        store
+            .claim_due_source(at(2), "replica-2", 600)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A lease that ran out (the replica died) is taken over.
+    let again = store
+        .claim_due_source(at(700), "replica-2", 600)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.id, a.id);
+    store
+        .record_sync(&a.id, true, "imported 3", &Actor::system(), at(710))
+        .await
+        .unwrap();
+    let synced = store.get_source(&a.id).await.unwrap().unwrap();
+    assert_eq!(synced.last_status.as_deref(), Some("ok"));
+    assert_eq!(synced.next_sync_at, at(710 + 3600));
+    assert!(
+        store
+            .claim_due_source(at(711), "replica-1", 600)
+            .await
+            .unwrap()
+            .is_none(),
+        "not due yet"
+    );
+    assert!(
+        store
+            .claim_due_source(at(710 + 3600), "replica-1", 600)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .delete_source(&a.id, &Actor::system(), at(5000))
+            .await
+            .unwrap()
+    );
+    assert!(store.list_sources().await.unwrap().is_empty());
+}
