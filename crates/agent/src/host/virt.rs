@@ -49,7 +49,7 @@ pub fn container_hint(root: &Root) -> Option<Virtualization> {
             .ok()??;
         name.trim().to_owned()
     };
-    (!technology.is_empty()).then(|| Virtualization {
+    (!technology.is_empty()).then_some(Virtualization {
         kind: VirtualizationKind::Container,
         technology: Some(technology),
     })
