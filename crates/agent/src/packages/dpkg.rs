@@ -72,25 +72,16 @@ fn parse_paragraph(stanza: &Stanza<'_>) -> Result<Entry, (usize, String)> {
         let Some((name, value)) = line.split_once(':') else {
             return Err((number, format!("not a field: {line:?}")));
         };
-        let value = value.trim();
-        // Field names are case-insensitive in deb822; dpkg writes them in
-        // this case, so the exact match is the fast path.
-        let slot = match name {
-            "Package" => &mut fields.package,
-            "Status" => &mut fields.status,
-            "Version" => &mut fields.version,
-            "Architecture" => &mut fields.architecture,
-            "Source" => &mut fields.source,
-            _ => match name.to_ascii_lowercase().as_str() {
-                "package" => &mut fields.package,
-                "status" => &mut fields.status,
-                "version" => &mut fields.version,
-                "architecture" => &mut fields.architecture,
-                "source" => &mut fields.source,
-                _ => continue,
-            },
+        // Field names are case-insensitive in deb822.
+        let slot = match name.len() {
+            7 if name.eq_ignore_ascii_case("Package") => &mut fields.package,
+            6 if name.eq_ignore_ascii_case("Status") => &mut fields.status,
+            7 if name.eq_ignore_ascii_case("Version") => &mut fields.version,
+            12 if name.eq_ignore_ascii_case("Architecture") => &mut fields.architecture,
+            6 if name.eq_ignore_ascii_case("Source") => &mut fields.source,
+            _ => continue,
         };
-        *slot = Some(value);
+        *slot = Some(value.trim());
     }
     let line = stanza.line;
     let name = fields
