@@ -202,3 +202,24 @@ fn malformed_paragraphs_are_reported_with_file_and_line_and_skipped() {
     assert_eq!(problem.source, "status");
     assert_eq!(problem.line, Some(text.lines().count()));
 }
+
+#[test]
+fn collect_reports_problems_with_the_files_path() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("var/lib/dpkg");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = read(MINBASE);
+    text.push_str("\nPackage: broken\nStatus: install ok\nVersion: 1\n");
+    std::fs::write(dir.join("status"), &text).unwrap();
+    let inventory = rivet_agent::collect(root.path(), crate::at()).unwrap();
+    assert_eq!(inventory.packages.len(), 89);
+    assert_eq!(inventory.problems.len(), 1, "{:?}", inventory.problems);
+    let problem = &inventory.problems[0];
+    assert_eq!(problem.source, dir.join("status").display().to_string());
+    assert_eq!(problem.line, Some(text.lines().count() - 2));
+    assert!(
+        problem.message.contains("malformed Status"),
+        "{}",
+        problem.message
+    );
+}
