@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit;
 pub mod id;
+pub mod inventory;
 pub mod page;
 pub mod tenant;
 pub mod user;
