@@ -18,6 +18,9 @@ use rivet_store::{AdvisorySource, ImportCounts, Store};
 
 use crate::intake::{self, Parsed, Rejection};
 
+/// How many rejection reasons a source's record keeps.
+const MAX_RECORDED_REASONS: usize = 20;
+
 /// The most documents one CSAF sync fetches.
 const MAX_CSAF_DOCUMENTS: usize = 20_000;
 
@@ -149,6 +152,13 @@ pub async fn sync(
             "imported {}, updated {}, unchanged {}, rejected {}",
             report.imported, report.updated, report.unchanged, report.rejected
         );
+        // The reasons are recorded on the source too, so that a rejected
+        // document stays visible after the sync that met it.
+        for e in report.errors.iter().take(MAX_RECORDED_REASONS) {
+            report
+                .message
+                .push_str(&format!("\nrejected {}: {}", e.file, e.reason));
+        }
     }
     report.errors.truncate(1000);
     if let Err(e) = store
