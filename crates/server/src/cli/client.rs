@@ -109,23 +109,7 @@ impl Client {
             .send()
             .await
             .with_context(|| format!("cannot reach {}", self.base))?;
-        let status = response.status();
-        let text = response.text().await?;
-        if status.is_success() {
-            return Ok(if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text)?
-            });
-        }
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or(text);
-        if status == reqwest::StatusCode::UNAUTHORIZED {
-            bail!("{message} (log in with `rivet login`, or pass --token / RIVET_TOKEN)");
-        }
-        bail!("{method} {path}: {status}: {message}")
+        Self::answer(method, path, response).await
     }
 
     /// POSTs raw bytes to `/api/v1{path}`.
@@ -153,6 +137,7 @@ impl Client {
         Self::answer(reqwest::Method::POST, path, response).await
     }
 
+    /// The JSON of a successful answer, or the server's error message.
     async fn answer(
         method: reqwest::Method,
         path: &str,
