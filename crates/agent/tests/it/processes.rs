@@ -65,8 +65,17 @@ fn live_process_with_a_deleted_library() {
         eprintln!("skipped: needs /proc and {}", lib.display());
         return;
     }
-    // Under the target directory: /tmp is a scratch location the scan ignores.
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // Not under /tmp or /var/tmp, which the scan ignores as scratch space
+    // (and where a checkout, hence the target directory, may well live).
+    let home = std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()));
+    let base = home.join(".cache").join("rivet-agent-tests");
+    std::fs::create_dir_all(&base).unwrap();
+    assert!(
+        !base.starts_with("/tmp") && !base.starts_with("/var/tmp"),
+        "HOME ({}) lies in scratch space the scan ignores",
+        home.display()
+    );
+    let dir = tempfile::tempdir_in(&base).unwrap();
     let copy = dir.path().join("librivettest.so.1");
     std::fs::copy(lib, &copy).unwrap();
     let child = Command::new("sleep")
