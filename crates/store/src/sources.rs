@@ -114,8 +114,16 @@ fn event(
         target_kind: "advisory-source".into(),
         target_id: source.map(|s| s.id.clone()),
         tenant_id: None,
-        before: before.and_then(summary),
-        after: after.and_then(summary),
+        before: before.map(redacted).as_ref().and_then(summary),
+        after: after.map(redacted).as_ref().and_then(summary),
+    }
+}
+
+/// A source fit for the audit log: no password from its URL.
+fn redacted(source: &AdvisorySource) -> AdvisorySource {
+    AdvisorySource {
+        url: crate::redact_url(&source.url),
+        ..source.clone()
     }
 }
 

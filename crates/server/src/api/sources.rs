@@ -41,7 +41,13 @@ pub async fn list(
 ) -> Result<Json<super::Page<AdvisorySource>>, ApiError> {
     require(&caller, Permission::AdvisoryRead)?;
     Ok(Json(super::Page {
-        items: api.store.list_sources().await?,
+        items: api
+            .store
+            .list_sources()
+            .await?
+            .into_iter()
+            .map(redacted)
+            .collect(),
         next_cursor: None,
     }))
 }
@@ -98,7 +104,13 @@ pub async fn create(
         public_keys,
     };
     let source = api.store.create_source(&new, &actor(&caller), now).await?;
-    Ok((StatusCode::CREATED, Json(source)))
+    Ok((StatusCode::CREATED, Json(redacted(source))))
+}
+
+/// A source as shown: a password in its URL is never shown back.
+fn redacted(mut source: AdvisorySource) -> AdvisorySource {
+    source.url = rivet_store::redact_url(&source.url);
+    source
 }
 
 async fn find(api: &Api, id: &str) -> Result<AdvisorySource, ApiError> {
@@ -122,7 +134,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<AdvisorySource>, ApiError> {
     require(&caller, Permission::AdvisoryRead)?;
-    Ok(Json(find(&api, &id).await?))
+    Ok(Json(redacted(find(&api, &id).await?)))
 }
 
 /// Removes a source; what it imported stays.

@@ -63,4 +63,5 @@ on_every_backend!(
     sync::csaf_provider_documents_are_checked_before_use,
     sync::osv_archives_and_failures_by_url,
     sync::the_scheduler_syncs_due_sources,
+    sync::source_passwords_are_not_shown,
 );

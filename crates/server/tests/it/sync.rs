@@ -426,3 +426,44 @@ pub async fn the_scheduler_syncs_due_sources(s: &TestServer) {
     scheduler.abort();
     site.task.abort();
 }
+
+pub async fn source_passwords_are_not_shown(s: &TestServer) {
+    let id = add_source(s, json!({"name": "private", "kind": "kev", "url": "https://rivet:s3cret@mirror.example/kev.json"})).await;
+    let viewer = s
+        .user(
+            s.customer("A").await,
+            rivet_core::access::Role::CustomerViewer,
+            rivet_core::access::CustomerScope::All,
+        )
+        .await;
+    for token in [&s.admin.token, &viewer.token] {
+        let one = s
+            .get(&format!("/api/v1/advisory-sources/{id}"), token)
+            .await;
+        assert_eq!(
+            one.body["url"], "https://rivet:***@mirror.example/kev.json",
+            "{}",
+            one.text
+        );
+        let all = s.get("/api/v1/advisory-sources", token).await;
+        assert!(!all.text.contains("s3cret"), "{}", all.text);
+    }
+    let audit = s
+        .get("/api/v1/audit?action=advisory-source.", &s.admin.token)
+        .await;
+    assert!(
+        audit.text.contains("mirror.example") && !audit.text.contains("s3cret"),
+        "{}",
+        audit.text
+    );
+    // The stored URL keeps the password for fetching.
+    assert!(
+        s.store
+            .get_source(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .url
+            .contains("s3cret")
+    );
+}
