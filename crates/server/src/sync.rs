@@ -213,9 +213,60 @@ async fn sync_csaf(
     source: &AdvisorySource,
     now: Timestamp,
 ) -> Result<Parsed, String> {
-    let metadata = fetcher.get(&source.url).await?;
+    let first = fetcher.get(&source.url).await?;
+    let Some(providers) = aggregated_providers(&first) else {
+        return sync_provider(fetcher, source, &source.url, first, now).await;
+    };
+    // An aggregator's list: every provider it names, each on its own terms.
+    // A provider that cannot be read is reported, and the others go on.
+    let mut records = Vec::new();
+    let mut rejected = Vec::new();
+    for url in providers.into_iter().take(MAX_PROVIDERS) {
+        let outcome = match fetcher.get(&url).await {
+            Ok(bytes) => sync_provider(fetcher, source, &url, bytes, now).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(Parsed::Advisories {
+                records: r,
+                rejected: x,
+            }) => {
+                records.extend(r);
+                rejected.extend(x);
+            }
+            Ok(_) => {}
+            Err(reason) => rejected.push(Rejection { file: url, reason }),
+        }
+    }
+    Ok(Parsed::Advisories { records, rejected })
+}
+
+/// The most providers one aggregator sync follows.
+const MAX_PROVIDERS: usize = 500;
+
+/// The providers' metadata URLs, if `bytes` is a CSAF aggregator's list
+/// (`aggregator.json`) rather than one provider's metadata.
+fn aggregated_providers(bytes: &[u8]) -> Option<Vec<String>> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let providers = value.get("csaf_providers")?.as_array()?;
+    Some(
+        providers
+            .iter()
+            .filter_map(|p| p["metadata"]["url"].as_str().map(str::to_owned))
+            .collect(),
+    )
+}
+
+/// One CSAF provider, from its metadata's bytes.
+async fn sync_provider(
+    fetcher: &Fetcher,
+    source: &AdvisorySource,
+    metadata_url: &str,
+    metadata: Vec<u8>,
+    now: Timestamp,
+) -> Result<Parsed, String> {
     let metadata =
-        csaf::parse_provider_metadata(&metadata).map_err(|e| format!("{}: {e}", source.url))?;
+        csaf::parse_provider_metadata(&metadata).map_err(|e| format!("{}: {e}", metadata_url))?;
     let mut armored: Vec<String> = Vec::new();
     if !source.public_keys.trim().is_empty() {
         armored.push(source.public_keys.clone());
@@ -241,7 +292,7 @@ async fn sync_csaf(
         armored.push(text);
     }
     let refs: Vec<&str> = armored.iter().map(String::as_str).collect();
-    let keyring = Keyring::from_armored(&refs).map_err(|e| format!("{}: {e}", source.url))?;
+    let keyring = Keyring::from_armored(&refs).map_err(|e| format!("{}: {e}", metadata_url))?;
     let mut links = Vec::new();
     for feed in &metadata.feeds {
         let bytes = fetcher.get(&feed.url).await?;
@@ -266,7 +317,7 @@ async fn sync_csaf(
     if links.len() > MAX_CSAF_DOCUMENTS {
         return Err(format!(
             "{}: lists {} documents, more than {MAX_CSAF_DOCUMENTS}",
-            source.url,
+            metadata_url,
             links.len()
         ));
     }

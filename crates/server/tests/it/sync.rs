@@ -280,6 +280,42 @@ pub async fn csaf_provider_documents_are_checked_before_use(s: &TestServer) {
         (Some(0), Some(1)),
         "{again}"
     );
+    // The same provider through an aggregator's list, beside one that is gone.
+    let aggregator = json!({
+        "aggregator": {"category": "aggregator", "name": "Agg", "namespace": "https://agg.example"},
+        "aggregator_version": "2.0", "canonical_url": format!("{base}/aggregator.json"), "last_updated": "2024-01-01T00:00:00Z",
+        "csaf_providers": [
+            {"metadata": {"last_updated": "2024-01-01T00:00:00Z", "publisher": {"category": "vendor", "name": "Example", "namespace": "https://example.org"},
+                          "role": "csaf_provider", "url": format!("{base}/.well-known/csaf/provider-metadata.json")}},
+            {"metadata": {"last_updated": "2024-01-01T00:00:00Z", "publisher": {"category": "vendor", "name": "Gone", "namespace": "https://gone.example"},
+                          "role": "csaf_provider", "url": format!("{base}/gone/provider-metadata.json")}}
+        ]
+    });
+    site.put("/aggregator.json", aggregator.to_string());
+    let agg = add_source(
+        s,
+        json!({"name": "aggregator", "kind": "csaf", "url": format!("{base}/aggregator.json")}),
+    )
+    .await;
+    let report = sync(s, &agg).await;
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(
+        (report["unchanged"].as_u64(), report["rejected"].as_u64()),
+        (Some(1), Some(3)),
+        "{report}"
+    );
+    assert!(
+        report["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["file"]
+                .as_str()
+                .unwrap()
+                .ends_with("/gone/provider-metadata.json")
+                && e["reason"].as_str().unwrap().contains("404")),
+        "{report}"
+    );
     site.task.abort();
 }
 
