@@ -88,6 +88,7 @@ impl std::ops::AddAssign for ImportCounts {
 
 /// An advisory as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdvisorySummary {
     /// The document key.
     pub key: String,
@@ -98,10 +99,13 @@ pub struct AdvisorySummary {
     /// Title.
     pub title: Option<String>,
     /// First published.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub published: Option<Timestamp>,
     /// Last modified.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub modified: Option<Timestamp>,
     /// Withdrawn at.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub withdrawn: Option<Timestamp>,
     /// The highest CVSS base score.
     pub severity_score: Option<f64>,
@@ -133,6 +137,7 @@ pub struct AdvisoryFilter {
 
 /// A CISA KEV entry as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KevRecord {
     /// The CVE.
     pub cve: String,
@@ -154,6 +159,7 @@ pub struct KevRecord {
 
 /// An EPSS score as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EpssRecord {
     /// The CVE.
     pub cve: String,
@@ -162,6 +168,7 @@ pub struct EpssRecord {
     /// Its percentile among all scores.
     pub percentile: f64,
     /// The day the score is for.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub score_date: Timestamp,
     /// The model that produced it.
     pub model_version: String,

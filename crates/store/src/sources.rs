@@ -13,6 +13,7 @@ use crate::{Store, StoreError, in_tx, on_pool};
 
 /// A source as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdvisorySource {
     /// Its id (a UUID).
     pub id: String,
@@ -32,10 +33,13 @@ pub struct AdvisorySource {
     /// Whether the scheduler syncs it.
     pub enabled: bool,
     /// When it was added.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When the scheduler syncs it next.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub next_sync_at: Timestamp,
     /// When it was last synced.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_sync_at: Option<Timestamp>,
     /// `ok` or `failed`.
     pub last_status: Option<String>,

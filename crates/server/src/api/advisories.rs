@@ -143,67 +143,16 @@ pub struct AdvisoryQuery {
     pub after: Option<String>,
 }
 
-/// An advisory as listed.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AdvisoryItem {
-    /// Unique per document.
-    pub key: String,
-    /// The advisory's id.
-    pub id: String,
-    /// `osv` or `csaf`.
-    pub format: String,
-    /// Title.
-    pub title: Option<String>,
-    /// First published.
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub published: Option<rivet_core::Timestamp>,
-    /// Last modified.
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub modified: Option<rivet_core::Timestamp>,
-    /// Withdrawn at.
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub withdrawn: Option<rivet_core::Timestamp>,
-    /// The highest CVSS base score.
-    pub severity_score: Option<f64>,
-    /// Severity class or vendor rating.
-    pub severity: Option<String>,
-    /// Where it came from.
-    pub source: String,
-    /// File, URL or archive member.
-    pub location: String,
-    /// `unsigned`, `verified:<fingerprint>` or `failed:<reason>`.
-    pub signature: String,
-}
-
-impl From<AdvisorySummary> for AdvisoryItem {
-    fn from(a: AdvisorySummary) -> Self {
-        AdvisoryItem {
-            key: a.key,
-            id: a.id,
-            format: a.format,
-            title: a.title,
-            published: a.published,
-            modified: a.modified,
-            withdrawn: a.withdrawn,
-            severity_score: a.severity_score,
-            severity: a.severity,
-            source: a.source,
-            location: a.location,
-            signature: a.signature,
-        }
-    }
-}
-
 /// Advisories, filtered.
 #[utoipa::path(get, path = "/advisories", tag = "advisories",
     security(("bearer" = ["advisory:read"])),
     params(AdvisoryQuery),
-    responses((status = 200, body = Page<AdvisoryItem>), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Page<AdvisorySummary>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     State(api): State<Api>,
     Caller(caller): Caller,
     Query(q): Query<AdvisoryQuery>,
-) -> Result<Json<Page<AdvisoryItem>>, ApiError> {
+) -> Result<Json<Page<AdvisorySummary>>, ApiError> {
     require(&caller, Permission::AdvisoryRead)?;
     let min_score = match q.severity.as_deref() {
         None => None,
@@ -237,11 +186,9 @@ pub async fn list(
         kev: q.kev.unwrap_or(false),
         min_score,
     };
-    let found = api.store.list_advisories(&filter, &page).await?;
-    Ok(Json(Page {
-        items: found.items.into_iter().map(AdvisoryItem::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+    Ok(Json(
+        api.store.list_advisories(&filter, &page).await?.into(),
+    ))
 }
 
 /// An advisory's documents with their KEV and EPSS enrichment.
@@ -252,10 +199,8 @@ pub struct AdvisoryDetail {
     /// Every document with that id (one per release, for some vendors).
     pub documents: Vec<AdvisoryDocument>,
     /// KEV entries of the advisory's CVEs.
-    #[schema(value_type = Vec<Object>)]
     pub kev: Vec<KevRecord>,
     /// EPSS scores of the advisory's CVEs.
-    #[schema(value_type = Vec<Object>)]
     pub epss: Vec<EpssRecord>,
 }
 
@@ -264,7 +209,7 @@ pub struct AdvisoryDetail {
 pub struct AdvisoryDocument {
     /// The listing's fields.
     #[serde(flatten)]
-    pub summary: AdvisoryItem,
+    pub summary: AdvisorySummary,
     /// The whole normalised record.
     #[schema(value_type = Object)]
     pub record: Value,
@@ -305,10 +250,7 @@ pub async fn get(
         if summary.id.starts_with("CVE-") && !cves.contains(&summary.id) {
             cves.push(summary.id.clone());
         }
-        documents.push(AdvisoryDocument {
-            summary: summary.into(),
-            record,
-        });
+        documents.push(AdvisoryDocument { summary, record });
     }
     let mut kev = Vec::new();
     let mut epss = Vec::new();

@@ -34,7 +34,7 @@ pub struct NewSourceRequest {
 /// Every source.
 #[utoipa::path(get, path = "/advisory-sources", tag = "advisories",
     security(("bearer" = ["advisory:read"])),
-    responses((status = 200, body = Vec<Object>), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = super::Page<AdvisorySource>), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(api): State<Api>,
     Caller(caller): Caller,
@@ -56,7 +56,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/advisory-sources", tag = "advisories",
     security(("bearer" = ["advisory:write"])),
     request_body = NewSourceRequest,
-    responses((status = 201, body = Object), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = AdvisorySource), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(api): State<Api>,
     Caller(caller): Caller,
@@ -127,7 +127,7 @@ async fn find(api: &Api, id: &str) -> Result<AdvisorySource, ApiError> {
 #[utoipa::path(get, path = "/advisory-sources/{id}", tag = "advisories",
     security(("bearer" = ["advisory:read"])),
     params(("id" = String, Path, description = "Source id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = AdvisorySource), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(api): State<Api>,
     Caller(caller): Caller,
