@@ -105,6 +105,15 @@ fn live_process_with_a_deleted_library() {
 }
 
 #[test]
-fn live_scan_does_not_fail() {
-    let _ = scan(&Root::new("/"));
+fn live_scan_reports_only_deleted_libraries_outside_scratch_space() {
+    for process in scan(&Root::new("/")) {
+        assert!(!process.deleted_files.is_empty(), "{process:?}");
+        for file in &process.deleted_files {
+            assert!(file.starts_with('/'), "{process:?}");
+            assert!(
+                !file.starts_with("/tmp/") && !file.starts_with("/dev/shm/"),
+                "{process:?}"
+            );
+        }
+    }
 }
