@@ -59,6 +59,17 @@ typed_id!(
     "token id"
 );
 
+typed_id!(
+    /// A host in the CMDB; a host with an agent is also the agent's identity.
+    HostId,
+    "host id"
+);
+typed_id!(
+    /// A single-use enrollment token.
+    EnrollmentId,
+    "enrollment token id"
+);
+
 /// A string that is not a valid id of the expected kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{value:?} is not a valid {what} (expected a UUID)")]
@@ -122,5 +133,5 @@ mod openapi {
             }
         )*};
     }
-    uuid_schema!(TenantId, UserId, TokenId);
+    uuid_schema!(TenantId, UserId, TokenId, HostId, EnrollmentId);
 }

@@ -3,10 +3,13 @@
 //! that every time-dependent rule can be tested exhaustively in microseconds.
 
 pub mod access;
+pub mod agent;
 pub mod audit;
+pub mod host;
 pub mod id;
 pub mod inventory;
 pub mod page;
+pub mod secret;
 pub mod tenant;
 pub mod user;
 pub mod validate;

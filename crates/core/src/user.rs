@@ -4,14 +4,13 @@
 //! random keys).
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::Timestamp;
 use crate::access::{CustomerScope, Permission, Role};
 use crate::id::{TenantId, TokenId, UserId};
+use crate::secret::{Secret, SecretId};
 
 /// A user as stored, without the password hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,65 +90,17 @@ impl ApiToken {
     }
 }
 
-const TOKEN_PREFIX: &str = "rvt_";
-
 /// The secret string of a token as handed to its owner:
 /// `rvt_<token id as 32 hex digits>_<64 hex digits of secret>`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TokenSecret {
-    /// The token's id.
-    pub id: TokenId,
-    secret: String,
-}
+pub type TokenSecret = Secret<TokenId>;
 
-impl fmt::Debug for TokenSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TokenSecret({}, <redacted>)", self.id)
+impl SecretId for TokenId {
+    const PREFIX: &'static str = "rvt_";
+    fn from_uuid(uuid: uuid::Uuid) -> Self {
+        TokenId(uuid)
     }
-}
-
-impl TokenSecret {
-    /// A token for `id` from 32 random bytes.
-    pub fn new(id: TokenId, random: [u8; 32]) -> Self {
-        Self {
-            id,
-            secret: hex::encode(random),
-        }
-    }
-
-    /// Parses a presented bearer token; `None` if it is not of Rivet's form.
-    pub fn parse(presented: &str) -> Option<Self> {
-        let rest = presented.strip_prefix(TOKEN_PREFIX)?;
-        let (id, secret) = rest.split_once('_')?;
-        if id.len() != 32 || secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let id = uuid::Uuid::try_parse(id).ok()?;
-        Some(Self {
-            id: TokenId(id),
-            secret: secret.to_ascii_lowercase(),
-        })
-    }
-
-    /// The full string to give to the token's owner.
-    pub fn expose(&self) -> String {
-        format!("{TOKEN_PREFIX}{}_{}", self.id.0.simple(), self.secret)
-    }
-
-    /// The hash stored in place of the secret.
-    pub fn hash(&self) -> String {
-        hex::encode(Sha256::digest(self.secret.as_bytes()))
-    }
-
-    /// Whether this secret matches a stored hash, in constant time.
-    pub fn matches(&self, stored_hash: &str) -> bool {
-        let ours = self.hash();
-        ours.len() == stored_hash.len()
-            && ours
-                .bytes()
-                .zip(stored_hash.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+    fn uuid(&self) -> uuid::Uuid {
+        self.0
     }
 }
 
