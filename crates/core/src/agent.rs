@@ -283,6 +283,7 @@ pub struct CheckinResponse {
     /// The longest the server holds a check-in open.
     pub max_wait_secs: u32,
     /// The server's time, for agents to notice their clock's skew.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub server_time: Timestamp,
 }
 
