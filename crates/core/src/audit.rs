@@ -36,6 +36,8 @@ pub enum ActorKind {
     User,
     /// Rivet itself.
     System,
+    /// A host's agent, by its own identity.
+    Agent,
 }
 
 impl ActorKind {
@@ -44,6 +46,7 @@ impl ActorKind {
         match self {
             ActorKind::User => "user",
             ActorKind::System => "system",
+            ActorKind::Agent => "agent",
         }
     }
 }

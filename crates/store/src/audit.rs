@@ -86,6 +86,7 @@ impl AuditRow {
         let kind = match self.actor_kind.as_str() {
             "user" => ActorKind::User,
             "system" => ActorKind::System,
+            "agent" => ActorKind::Agent,
             other => {
                 return Err(corrupt(
                     "audit_log",

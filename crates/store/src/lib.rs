@@ -11,6 +11,7 @@
 mod advisories;
 mod audit;
 mod error;
+mod hosts;
 mod row;
 mod sources;
 mod tenants;
@@ -33,6 +34,10 @@ pub use advisories::{
 };
 pub use audit::{AuditFilter, Verification};
 pub use error::StoreError;
+pub use hosts::{
+    AgentIdentity, EnrollRefusal, EnrollmentToken, HistoryEntry, Host, HostFilter, HostSource,
+    InventoryRefusal, InventoryStored, NewEnrollment,
+};
 pub use sources::{AdvisorySource, NewSource};
 pub use tokens::{NewToken, TokenOwner};
 pub use users::{NewUser, UserPatch};
@@ -56,6 +61,7 @@ enum Pool {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    interned: std::sync::Arc<hosts::Interned>,
 }
 
 impl std::fmt::Debug for Store {
@@ -154,7 +160,10 @@ impl Store {
                 redact_url(url)
             )));
         };
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            interned: Default::default(),
+        })
     }
 
     /// The backend this store runs on.

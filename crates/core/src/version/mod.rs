@@ -11,6 +11,7 @@ pub mod apk;
 pub mod deb;
 pub mod maven;
 pub mod pep440;
+pub mod range;
 pub mod rpm;
 pub mod semver;
 
