@@ -518,8 +518,12 @@ fn check_token(value: &str, what: &str) -> Result<(), String> {
 
 fn check_version(format: PackageFormat, value: &str) -> Result<(), String> {
     check_token(value, "version")?;
-    version::validate(format.scheme(), value)
-        .map_err(|reason| format!("version {value:?} is not a valid {format:?} version: {reason}"))
+    version::validate(format.scheme(), value).map_err(|reason| {
+        format!(
+            "{value:?} is not a valid {} version: {reason}",
+            format.scheme().name()
+        )
+    })
 }
 
 /// Parses `rpm -qa` output: plain NEVRA lines (`bash-5.1.8-9.el9.x86_64`),

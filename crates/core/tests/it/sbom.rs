@@ -263,24 +263,25 @@ fn python() -> String {
     std::env::var("RIVET_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
-/// Runs sbom_check.py on `sbom` and `csv`; `None` when its Python modules
-/// are missing and CI is not running.
-fn independent_check(name: &str, sbom: &str, csv: &str) -> Option<Value> {
+/// Runs sbom_check.py on each (name, SBOM, CSV), in one process; `None` when
+/// its Python modules are missing and CI is not running.
+fn independent_check(exports: &[(&str, String, String)]) -> Option<Vec<Value>> {
     let dir = std::env::temp_dir().join(format!("rivet-sbom-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (sbom_path, csv_path): (PathBuf, PathBuf) = (
-        dir.join(format!("{name}.cdx.json")),
-        dir.join(format!("{name}.csv")),
-    );
-    std::fs::write(&sbom_path, sbom).unwrap();
-    std::fs::write(&csv_path, csv).unwrap();
-    let output = Command::new(python())
-        .arg(CHECK)
-        .arg(&sbom_path)
-        .arg(&csv_path)
-        .output();
-    let _ = std::fs::remove_file(&sbom_path);
-    let _ = std::fs::remove_file(&csv_path);
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for (name, sbom, csv) in exports {
+        let (sbom_path, csv_path) = (
+            dir.join(format!("{name}.cdx.json")),
+            dir.join(format!("{name}.csv")),
+        );
+        std::fs::write(&sbom_path, sbom).unwrap();
+        std::fs::write(&csv_path, csv).unwrap();
+        paths.extend([sbom_path, csv_path]);
+    }
+    let output = Command::new(python()).arg(CHECK).args(&paths).output();
+    for path in &paths {
+        let _ = std::fs::remove_file(path);
+    }
     let missing = match &output {
         Err(e) => Some(format!("{}: {e}", python())),
         Ok(o) if o.status.code() == Some(3) => {
@@ -339,12 +340,19 @@ fn expected_purl(p: &Package, os: &OsRelease) -> Value {
 
 #[test]
 fn exports_pass_the_cyclonedx_schema_and_independent_parsers() {
-    for (host, packages) in hosts() {
-        let sbom = cyclonedx_sbom(&host, &packages, SERIAL, at(), "0.1.0");
-        let csv = packages_csv(&packages);
-        let Some(report) = independent_check(&host.name, &sbom, &csv) else {
-            return;
-        };
+    let hosts = hosts();
+    let exports: Vec<(&str, String, String)> = hosts
+        .iter()
+        .map(|(host, packages)| {
+            let sbom = cyclonedx_sbom(host, packages, SERIAL, at(), "0.1.0");
+            (host.name.as_str(), sbom, packages_csv(packages))
+        })
+        .collect();
+    let Some(reports) = independent_check(&exports) else {
+        return;
+    };
+    assert_eq!(reports.len(), hosts.len());
+    for ((host, packages), report) in hosts.iter().zip(&reports) {
         assert_eq!(
             report["schema_errors"],
             serde_json::json!([]),
@@ -362,7 +370,7 @@ fn exports_pass_the_cyclonedx_schema_and_independent_parsers() {
         let rows = report["csv_rows"].as_array().unwrap();
         assert_eq!(rows[0], serde_json::json!(CSV_HEADER));
         assert_eq!(rows.len(), packages.len() + 1);
-        for (row, p) in rows[1..].iter().zip(&packages) {
+        for (row, p) in rows[1..].iter().zip(packages) {
             let format = format!("{:?}", p.format).to_lowercase();
             let installed = p.installed_at.map(|t| t.to_string()).unwrap_or_default();
             assert_eq!(
@@ -390,9 +398,10 @@ fn the_schema_check_catches_an_invalid_bom() {
     let sbom = cyclonedx_sbom(&host, &packages, SERIAL, at(), "0.1.0")
         .replacen("\"library\"", "\"librarian\"", 1)
         .replacen("urn:uuid:", "uuid:", 1);
-    let Some(report) = independent_check("invalid", &sbom, &packages_csv(&packages)) else {
+    let Some(reports) = independent_check(&[("invalid", sbom, packages_csv(&packages))]) else {
         return;
     };
+    let report = &reports[0];
     let errors = report["schema_errors"].as_array().unwrap();
     assert_eq!(errors.len(), 2, "{errors:?}");
     let text = format!("{errors:?}");
