@@ -9,6 +9,7 @@ pub mod host;
 pub mod id;
 pub mod inventory;
 pub mod page;
+pub mod sbom;
 pub mod secret;
 pub mod tenant;
 pub mod user;
