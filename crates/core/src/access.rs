@@ -73,7 +73,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => &Permission::ALL,
-            Role::ChangeManager => &[TenantRead, UserRead, AuditRead, AdvisoryRead],
+            Role::ChangeManager => &[TenantRead, UserRead, AuditRead, AdvisoryRead, HostRead],
             Role::SecurityOfficer => &[
                 TenantRead,
                 UserRead,
@@ -81,10 +81,19 @@ impl Role {
                 AuditVerify,
                 AdvisoryRead,
                 AdvisoryWrite,
+                HostRead,
             ],
-            Role::Operator | Role::CabMember => &[TenantRead, UserRead, AdvisoryRead],
-            Role::CustomerApprover => &[TenantRead, UserRead, AuditRead, AdvisoryRead],
-            Role::CustomerViewer => &[TenantRead, AdvisoryRead],
+            Role::Operator => &[
+                TenantRead,
+                UserRead,
+                AdvisoryRead,
+                HostRead,
+                HostWrite,
+                HostEnroll,
+            ],
+            Role::CabMember => &[TenantRead, UserRead, AdvisoryRead, HostRead],
+            Role::CustomerApprover => &[TenantRead, UserRead, AuditRead, AdvisoryRead, HostRead],
+            Role::CustomerViewer => &[TenantRead, AdvisoryRead, HostRead],
         }
     }
 
@@ -143,11 +152,20 @@ pub enum Permission {
     /// Import advisories, KEV and EPSS data.
     #[serde(rename = "advisory:write")]
     AdvisoryWrite,
+    /// Read hosts, their software and history.
+    #[serde(rename = "host:read")]
+    HostRead,
+    /// Change host attributes, import and delete hosts, ask for inventories.
+    #[serde(rename = "host:write")]
+    HostWrite,
+    /// Create enrollment tokens and revoke agents.
+    #[serde(rename = "host:enroll")]
+    HostEnroll,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 12] = [
         Permission::TenantRead,
         Permission::TenantWrite,
         Permission::UserRead,
@@ -157,6 +175,9 @@ impl Permission {
         Permission::AuditVerify,
         Permission::AdvisoryRead,
         Permission::AdvisoryWrite,
+        Permission::HostRead,
+        Permission::HostWrite,
+        Permission::HostEnroll,
     ];
 
     /// The scope name used in the API and on tokens.
@@ -171,6 +192,9 @@ impl Permission {
             Permission::AuditVerify => "audit:verify",
             Permission::AdvisoryRead => "advisory:read",
             Permission::AdvisoryWrite => "advisory:write",
+            Permission::HostRead => "host:read",
+            Permission::HostWrite => "host:write",
+            Permission::HostEnroll => "host:enroll",
         }
     }
 }

@@ -51,6 +51,44 @@ login_window_secs = 300
 #                                                            RIVET_ADVISORY_MAX_UPLOAD_BYTES
 max_upload_bytes = 268435456
 
+[tls]
+# "auto": Rivet makes its own CA under <data_dir>/tls on first start and a
+#   server certificate signed by it; agents pin the CA's fingerprint.
+# "files": the PEM chain in cert_file (ending with the CA agents pin) and
+#   the key in key_file.
+# "off": plain HTTP, only behind a proxy that terminates TLS (agents
+#   refuse http:// URLs).                                    RIVET_TLS_MODE
+mode = "auto"
+# PEM certificate chain, in "files" mode.                    RIVET_TLS_CERT_FILE
+cert_file = ""
+# PEM private key, in "files" mode.                          RIVET_TLS_KEY_FILE
+key_file = ""
+# More DNS names or IP addresses for the certificate in "auto" mode,
+# besides the listen address, this host's name and loopback.
+# Comma-separated in the variable.                           RIVET_TLS_NAMES
+names = []
+
+[agents]
+# The URL agents reach this server at, shown in enrollment commands;
+# empty: https://<server.listen>.                            RIVET_PUBLIC_URL
+public_url = ""
+# How often agents collect and report their inventory, in seconds
+# (each agent adds up to 10 % jitter).                       RIVET_CHECKIN_INTERVAL_SECS
+checkin_interval_secs = 900
+# How long a check-in may wait for work (long polling), in seconds.
+#                                                            RIVET_MAX_WAIT_SECS
+max_wait_secs = 60
+# Check-ins waiting at once; beyond this they are answered at once.
+#                                                            RIVET_MAX_WAITING_CHECKINS
+max_waiting_checkins = 10000
+# Largest inventory upload, in bytes.                        RIVET_MAX_INVENTORY_BYTES
+max_inventory_bytes = 16777216
+# Default and longest lifetime of an enrollment token, in hours.
+#                                                            RIVET_ENROLLMENT_TOKEN_HOURS
+enrollment_token_hours = 24
+#                                                            RIVET_MAX_ENROLLMENT_TOKEN_HOURS
+max_enrollment_token_hours = 720
+
 [log]
 # A tracing filter, e.g. "info" or "rivet_server=debug".     RIVET_LOG
 filter = "info"
@@ -68,6 +106,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Advisory intake.
     pub advisories: AdvisoryConfig,
+    /// TLS for the API.
+    pub tls: TlsConfig,
+    /// Agents.
+    pub agents: AgentsConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -135,6 +177,104 @@ impl Default for AdvisoryConfig {
     fn default() -> Self {
         AdvisoryConfig {
             max_upload_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[tls]`
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Where the certificate comes from.
+    pub mode: TlsMode,
+    /// The PEM chain, in `files` mode.
+    pub cert_file: PathBuf,
+    /// The PEM key, in `files` mode.
+    pub key_file: PathBuf,
+    /// More names for the certificate, in `auto` mode.
+    pub names: NameList,
+}
+
+/// Where the API's certificate comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Rivet's own CA.
+    #[default]
+    Auto,
+    /// Configured files.
+    Files,
+    /// Plain HTTP behind a TLS-terminating proxy.
+    Off,
+}
+
+impl std::str::FromStr for TlsMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(TlsMode::Auto),
+            "files" => Ok(TlsMode::Files),
+            "off" => Ok(TlsMode::Off),
+            _ => Err("expected auto, files or off".into()),
+        }
+    }
+}
+
+/// A list of names, comma-separated in an environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(transparent)]
+pub struct NameList(pub Vec<String>);
+
+impl std::ops::Deref for NameList {
+    type Target = Vec<String>;
+    fn deref(&self) -> &Vec<String> {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for NameList {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(NameList(
+            s.split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ))
+    }
+}
+
+/// `[agents]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// The URL agents reach the server at.
+    pub public_url: String,
+    /// Inventory interval, in seconds.
+    pub checkin_interval_secs: u32,
+    /// Longest long poll, in seconds.
+    pub max_wait_secs: u32,
+    /// Check-ins waiting at once.
+    pub max_waiting_checkins: usize,
+    /// Largest inventory upload, in bytes.
+    pub max_inventory_bytes: usize,
+    /// Default lifetime of an enrollment token, in hours.
+    pub enrollment_token_hours: u32,
+    /// Longest lifetime of an enrollment token, in hours.
+    pub max_enrollment_token_hours: u32,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        AgentsConfig {
+            public_url: String::new(),
+            checkin_interval_secs: 900,
+            max_wait_secs: 60,
+            max_waiting_checkins: 10_000,
+            max_inventory_bytes: 16 * 1024 * 1024,
+            enrollment_token_hours: 24,
+            max_enrollment_token_hours: 720,
         }
     }
 }
@@ -287,6 +427,17 @@ impl Config {
             "RIVET_LOGIN_MAX_FAILURES" => self.auth.login_max_failures,
             "RIVET_LOGIN_WINDOW_SECS" => self.auth.login_window_secs,
             "RIVET_ADVISORY_MAX_UPLOAD_BYTES" => self.advisories.max_upload_bytes,
+            "RIVET_TLS_MODE" => self.tls.mode,
+            "RIVET_TLS_CERT_FILE" => self.tls.cert_file,
+            "RIVET_TLS_KEY_FILE" => self.tls.key_file,
+            "RIVET_TLS_NAMES" => self.tls.names,
+            "RIVET_PUBLIC_URL" => self.agents.public_url,
+            "RIVET_CHECKIN_INTERVAL_SECS" => self.agents.checkin_interval_secs,
+            "RIVET_MAX_WAIT_SECS" => self.agents.max_wait_secs,
+            "RIVET_MAX_WAITING_CHECKINS" => self.agents.max_waiting_checkins,
+            "RIVET_MAX_INVENTORY_BYTES" => self.agents.max_inventory_bytes,
+            "RIVET_ENROLLMENT_TOKEN_HOURS" => self.agents.enrollment_token_hours,
+            "RIVET_MAX_ENROLLMENT_TOKEN_HOURS" => self.agents.max_enrollment_token_hours,
             "RIVET_LOG" => self.log.filter,
         );
         Ok(())
@@ -356,6 +507,38 @@ impl Config {
                 key: "auth.provider_name",
                 message: e.reason,
             })?;
+        range(
+            "agents.checkin_interval_secs",
+            u64::from(self.agents.checkin_interval_secs),
+            10,
+            86_400,
+        )?;
+        range("agents.max_wait_secs", u64::from(self.agents.max_wait_secs), 0, 3600)?;
+        range(
+            "agents.max_inventory_bytes",
+            self.agents.max_inventory_bytes as u64,
+            64 * 1024,
+            1 << 30,
+        )?;
+        range(
+            "agents.max_enrollment_token_hours",
+            u64::from(self.agents.max_enrollment_token_hours),
+            1,
+            24 * 365,
+        )?;
+        range(
+            "agents.enrollment_token_hours",
+            u64::from(self.agents.enrollment_token_hours),
+            1,
+            u64::from(self.agents.max_enrollment_token_hours),
+        )?;
+        let public = &self.agents.public_url;
+        if !(public.is_empty() || public.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                key: "agents.public_url",
+                message: format!("{public:?} must be an https:// URL (agents talk TLS only)"),
+            });
+        }
         let url = &self.database.url;
         if !(url.is_empty() || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(ConfigError::Invalid {
@@ -367,6 +550,15 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// The URL agents reach this server at.
+    pub fn agent_url(&self) -> String {
+        if self.agents.public_url.is_empty() {
+            format!("https://{}", self.server.listen)
+        } else {
+            self.agents.public_url.trim_end_matches('/').to_owned()
+        }
     }
 
     /// The database URL to connect to: the configured PostgreSQL server, or

@@ -11,6 +11,7 @@ pub mod intake;
 pub mod password;
 pub mod serve;
 pub mod sync;
+pub mod tls;
 
 /// Makes ring the process's rustls crypto provider (reqwest and sqlx both
 /// use rustls; Rivet builds them without a default provider so that only

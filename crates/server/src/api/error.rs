@@ -27,6 +27,8 @@ pub struct ApiError {
 pub enum ErrorKind {
     /// 401: no usable credentials.
     Unauthenticated,
+    /// 401: an agent's request time is too far from the server's.
+    ClockSkew,
     /// 403: authenticated, but not allowed.
     Forbidden,
     /// 404: no such thing, or not visible to the caller.
@@ -55,7 +57,7 @@ impl ErrorKind {
     /// The HTTP status of this kind.
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorKind::Unauthenticated | ErrorKind::ClockSkew => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

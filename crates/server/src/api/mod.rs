@@ -9,10 +9,13 @@
 //! customer's record exists.
 
 mod advisories;
+pub mod agent;
 mod audit;
 mod auth;
+mod enrollment;
 pub mod error;
 pub mod extract;
+mod hosts;
 mod sources;
 mod tenants;
 mod tokens;
@@ -59,6 +62,17 @@ pub struct Api {
     pub logins: Arc<LoginThrottle>,
     /// Downloads for advisory sources.
     pub fetcher: crate::sync::Fetcher,
+    /// Agents' buffered check-ins and waiting long polls.
+    pub hub: Arc<agent::Hub>,
+    /// The CA agents pin, when the server speaks TLS itself.
+    pub tls: Option<TlsInfo>,
+}
+
+/// What enrollment commands tell agents about the server's TLS.
+#[derive(Debug, Clone)]
+pub struct TlsInfo {
+    /// The lowercase hex SHA-256 of the CA certificate.
+    pub ca_fingerprint: String,
 }
 
 impl Api {
@@ -74,6 +88,8 @@ impl Api {
             fetcher: crate::sync::Fetcher::new(config.advisories.max_upload_bytes),
             config: Arc::new(config),
             logins,
+            hub: Arc::default(),
+            tls: None,
         }
     }
 }
@@ -99,7 +115,21 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(advisories::get))
         .routes(routes!(sources::list, sources::create))
         .routes(routes!(sources::get, sources::delete))
-        .routes(routes!(sources::sync));
+        .routes(routes!(sources::sync))
+        .routes(routes!(agent::enroll))
+        .routes(routes!(agent::checkin))
+        .routes(routes!(agent::upload_inventory))
+        .routes(routes!(enrollment::list, enrollment::create))
+        .routes(routes!(enrollment::revoke))
+        .routes(routes!(hosts::list))
+        .routes(routes!(hosts::get, hosts::delete))
+        .routes(routes!(hosts::set_attributes))
+        .routes(routes!(hosts::revoke))
+        .routes(routes!(hosts::collect))
+        .routes(routes!(hosts::packages))
+        .routes(routes!(hosts::history))
+        .routes(routes!(hosts::export))
+        .routes(routes!(hosts::import));
     let (router, mut doc) = OpenApiRouter::<Api>::new()
         .nest("/api/v1", v1)
         .split_for_parts();
@@ -113,6 +143,17 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .add_security_scheme(
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "agent",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "Authorization",
+                    "Rivet-Agent host=<id>,time=<unix seconds>,signature=<Ed25519, hex>",
+                ),
+            )),
         );
     (router, doc)
 }
@@ -151,11 +192,32 @@ pub fn app(api: Api) -> Router {
                     Duration::from_secs(config.server.request_timeout_secs),
                     deadline,
                 ))
-                .layer(tower::limit::ConcurrencyLimitLayer::new(
-                    config.server.max_concurrent_requests,
+                .layer(axum::middleware::from_fn_with_state(
+                    Arc::new(tokio::sync::Semaphore::new(
+                        config.server.max_concurrent_requests,
+                    )),
+                    limit_concurrency,
                 ))
                 .layer(DefaultBodyLimit::max(config.server.max_body_bytes)),
         )
+}
+
+/// Holds a request until fewer than `server.max_concurrent_requests` are
+/// being served. Agents' requests are exempt: check-ins wait for work by
+/// design and are bounded by `agents.max_waiting_checkins`, and inventory
+/// uploads have their own bound.
+async fn limit_concurrency(
+    State(permits): State<Arc<tokio::sync::Semaphore>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.uri().path().starts_with("/api/v1/agent/") {
+        return next.run(req).await;
+    }
+    match permits.acquire().await {
+        Ok(_permit) => next.run(req).await,
+        Err(_) => ApiError::internal("request limiter closed").into_response(),
+    }
 }
 
 /// How long an advisory upload or a source sync may take: they fetch,
@@ -172,7 +234,13 @@ async fn deadline(
     let path = req.uri().path();
     let long = path == "/api/v1/advisories/import"
         || (path.starts_with("/api/v1/advisory-sources/") && path.ends_with("/sync"));
-    let limit = if long { LONG_REQUEST } else { short };
+    // A check-in may wait up to agents.max_wait_secs (at most an hour) for
+    // work; its own limit ends it, this one only catches a hung one.
+    let limit = if long || path == "/api/v1/agent/checkin" {
+        LONG_REQUEST
+    } else {
+        short
+    };
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
