@@ -513,7 +513,12 @@ impl Config {
             10,
             86_400,
         )?;
-        range("agents.max_wait_secs", u64::from(self.agents.max_wait_secs), 0, 3600)?;
+        range(
+            "agents.max_wait_secs",
+            u64::from(self.agents.max_wait_secs),
+            0,
+            3600,
+        )?;
         range(
             "agents.max_inventory_bytes",
             self.agents.max_inventory_bytes as u64,

@@ -83,9 +83,14 @@ pub async fn start(
         clock.now(),
     )
     .await?;
-    let tls = Tls::prepare(&config.tls, &config.server.data_dir, config.server.listen, clock.now())
-        .context("cannot set up TLS")?
-        .map(Arc::new);
+    let tls = Tls::prepare(
+        &config.tls,
+        &config.server.data_dir,
+        config.server.listen,
+        clock.now(),
+    )
+    .context("cannot set up TLS")?
+    .map(Arc::new);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -184,7 +189,10 @@ pub async fn run(config: Config, admin_password: Option<String>) -> anyhow::Resu
         }
     }
     if let Some(fp) = &running.ca_fingerprint {
-        println!("TLS CA: {} (SHA-256 {fp})", data_dir.join("tls").join("ca.pem").display());
+        println!(
+            "TLS CA: {} (SHA-256 {fp})",
+            data_dir.join("tls").join("ca.pem").display()
+        );
     }
     println!("rivet server listening on {}", running.url);
     tracing::info!(addr = %running.addr, backend = ?running.api.store.backend(), "serving");

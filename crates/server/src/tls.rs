@@ -71,7 +71,13 @@ struct Resolver {
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.read().unwrap_or_else(|e| e.into_inner()).0.clone())
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .0
+                .clone(),
+        )
     }
 }
 
@@ -87,7 +93,9 @@ impl Tls {
         match config.mode {
             TlsMode::Off => Ok(None),
             TlsMode::Files => Self::from_files(&config.cert_file, &config.key_file).map(Some),
-            TlsMode::Auto => Self::auto(&data_dir.join("tls"), names(config, listen), now).map(Some),
+            TlsMode::Auto => {
+                Self::auto(&data_dir.join("tls"), names(config, listen), now).map(Some)
+            }
         }
     }
 
@@ -106,7 +114,13 @@ impl Tls {
             .with_context(|| format!("cannot read the private key from {}", key_file.display()))?;
         let fingerprint = fingerprint(ca);
         let certified = certified(chain, key)?;
-        Ok(Self::with(certified, Timestamp::UNIX_EPOCH, fingerprint, ca_pem, None))
+        Ok(Self::with(
+            certified,
+            Timestamp::UNIX_EPOCH,
+            fingerprint,
+            ca_pem,
+            None,
+        ))
     }
 
     fn auto(dir: &Path, names: Vec<String>, now: Timestamp) -> anyhow::Result<Tls> {
@@ -118,13 +132,18 @@ impl Tls {
             let mut params = CertificateParams::default();
             let mut dn = DistinguishedName::new();
             dn.push(DnType::OrganizationName, "Rivet");
-            dn.push(DnType::CommonName, format!("Rivet CA {}", now.strftime("%Y-%m-%d")));
+            dn.push(
+                DnType::CommonName,
+                format!("Rivet CA {}", now.strftime("%Y-%m-%d")),
+            );
             params.distinguished_name = dn;
             params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
             params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
             params.not_before = offset(now, -1)?;
             params.not_after = offset(now, CA_DAYS)?;
-            let cert = params.self_signed(&key).context("cannot make the CA certificate")?;
+            let cert = params
+                .self_signed(&key)
+                .context("cannot make the CA certificate")?;
             write_private(&ca_key_path, key.serialize_pem().as_bytes())?;
             write_public(&ca_cert_path, cert.pem().as_bytes())?;
             tracing::info!(path = %ca_cert_path.display(), "made a new CA for the API's TLS");
@@ -137,11 +156,18 @@ impl Tls {
             .with_context(|| format!("{} is not a private key", ca_key_path.display()))?;
         let ca_der = CertificateDer::from_pem_slice(ca_pem.as_bytes())
             .with_context(|| format!("{} is not a PEM certificate", ca_cert_path.display()))?;
-        let issuer = Issuer::from_ca_cert_der(&ca_der, ca_key)
-            .with_context(|| format!("cannot read the CA certificate {}", ca_cert_path.display()))?;
+        let issuer = Issuer::from_ca_cert_der(&ca_der, ca_key).with_context(|| {
+            format!("cannot read the CA certificate {}", ca_cert_path.display())
+        })?;
         let renewal = Renewal { issuer, names };
         let certified = renewal.issue(&ca_der, now)?;
-        Ok(Self::with(certified, now, fingerprint(&ca_der), ca_pem, Some(renewal)))
+        Ok(Self::with(
+            certified,
+            now,
+            fingerprint(&ca_der),
+            ca_pem,
+            Some(renewal),
+        ))
     }
 
     fn with(
@@ -173,13 +199,22 @@ impl Tls {
         let Some(renewal) = &self.renewal else {
             return Ok(false);
         };
-        let issued_at = self.resolver.current.read().unwrap_or_else(|e| e.into_inner()).1;
+        let issued_at = self
+            .resolver
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .1;
         if now.as_second() - issued_at.as_second() < SERVER_DAYS * 86_400 * 2 / 3 {
             return Ok(false);
         }
         let ca_der = CertificateDer::from_pem_slice(self.ca_pem.as_bytes())?;
         let fresh = renewal.issue(&ca_der, now)?;
-        *self.resolver.current.write().unwrap_or_else(|e| e.into_inner()) = (Arc::new(fresh), now);
+        *self
+            .resolver
+            .current
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = (Arc::new(fresh), now);
         tracing::info!("renewed the server certificate");
         Ok(true)
     }
@@ -191,7 +226,10 @@ impl Renewal {
         let mut params = CertificateParams::new(self.names.clone())
             .context("a configured TLS name is not a valid DNS name or IP address")?;
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, self.names.first().cloned().unwrap_or_default());
+        dn.push(
+            DnType::CommonName,
+            self.names.first().cloned().unwrap_or_default(),
+        );
         params.distinguished_name = dn;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -246,7 +284,11 @@ fn names(config: &TlsConfig, listen: SocketAddr) -> Vec<String> {
             names.push(host.to_owned());
         }
     }
-    names.extend(["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()]);
+    names.extend([
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ]);
     let mut seen = std::collections::BTreeSet::new();
     names.retain(|n| seen.insert(n.clone()));
     names

@@ -288,7 +288,11 @@ fn parse_format(table: &'static str, id: &str, s: &str) -> Result<PackageFormat,
         "deb" => Ok(PackageFormat::Deb),
         "rpm" => Ok(PackageFormat::Rpm),
         "apk" => Ok(PackageFormat::Apk),
-        other => Err(corrupt(table, id, format!("unknown package format {other:?}"))),
+        other => Err(corrupt(
+            table,
+            id,
+            format!("unknown package format {other:?}"),
+        )),
     }
 }
 
@@ -324,7 +328,11 @@ impl EnrollmentRow {
             created_at: timestamp(T, id, self.created_at)?,
             expires_at: timestamp(T, id, self.expires_at)?,
             used_at: opt_timestamp(T, id, self.used_at)?,
-            host_id: self.host_id.as_deref().map(|h| parse(T, id, h)).transpose()?,
+            host_id: self
+                .host_id
+                .as_deref()
+                .map(|h| parse(T, id, h))
+                .transpose()?,
             revoked_at: opt_timestamp(T, id, self.revoked_at)?,
         };
         Ok((token, self.secret_hash))
@@ -576,8 +584,17 @@ type PackageRow = (
 );
 
 fn package_from_row(row: PackageRow) -> Result<(i64, Package), StoreError> {
-    let (id, installed_at, format, name, version, architecture, source_name, source_version, repository) =
-        row;
+    let (
+        id,
+        installed_at,
+        format,
+        name,
+        version,
+        architecture,
+        source_name,
+        source_version,
+        repository,
+    ) = row;
     let key = id.to_string();
     Ok((
         id,
@@ -591,7 +608,8 @@ fn package_from_row(row: PackageRow) -> Result<(i64, Package), StoreError> {
             repository,
             installed_at: installed_at
                 .map(|s| {
-                    Timestamp::from_second(s).map_err(|e| corrupt("host_packages", &key, e.to_string()))
+                    Timestamp::from_second(s)
+                        .map_err(|e| corrupt("host_packages", &key, e.to_string()))
                 })
                 .transpose()?,
         },
@@ -802,7 +820,6 @@ impl Store {
         });
         Ok(result)
     }
-
 }
 
 /// Why an inventory was not stored.
@@ -977,7 +994,11 @@ impl Store {
             }
             for i in missing {
                 let id = *found.get(&hex::encode(keys[i])).ok_or_else(|| {
-                    corrupt("packages", &hex::encode(keys[i]), "interned package not found".into())
+                    corrupt(
+                        "packages",
+                        &hex::encode(keys[i]),
+                        "interned package not found".into(),
+                    )
                 })?;
                 known.insert(keys[i], id);
                 ids[i] = Some(id);
@@ -988,7 +1009,13 @@ impl Store {
 
     /// What authenticating an agent and answering its check-in needs.
     pub async fn agent_identity(&self, host: HostId) -> Result<Option<AgentIdentity>, StoreError> {
-        let row: Option<(String, Option<String>, Option<i64>, Option<String>, Option<i64>)> = on_pool!(self, pool => {
+        let row: Option<(
+            String,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+        )> = on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT tenant_id, public_key, revoked_at, inventory_digest, collect_requested_at FROM hosts WHERE id = $1",
             )
@@ -1213,7 +1240,10 @@ impl Store {
                 .await?
         });
         row.and_then(|(f,)| f)
-            .map(|f| serde_json::from_str(&f).map_err(|e| corrupt("hosts", &id.to_string(), e.to_string())))
+            .map(|f| {
+                serde_json::from_str(&f)
+                    .map_err(|e| corrupt("hosts", &id.to_string(), e.to_string()))
+            })
             .transpose()
     }
 
@@ -1273,7 +1303,10 @@ impl Store {
             format!("${}", 2 + binds.len())
         };
         if let Some(t) = filter.tenant {
-            conditions.push(format!("h.tenant_id = {}", bind(&mut binds, Bind::Text(t.to_string()))));
+            conditions.push(format!(
+                "h.tenant_id = {}",
+                bind(&mut binds, Bind::Text(t.to_string()))
+            ));
         }
         for (column, value) in [
             ("h.os_id", &filter.os),
@@ -1282,14 +1315,23 @@ impl Store {
             ("h.environment", &filter.environment),
         ] {
             if let Some(v) = value {
-                conditions.push(format!("{column} = {}", bind(&mut binds, Bind::Text(v.clone()))));
+                conditions.push(format!(
+                    "{column} = {}",
+                    bind(&mut binds, Bind::Text(v.clone()))
+                ));
             }
         }
         if let Some(name) = &filter.name {
-            let escaped = name.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = name
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             conditions.push(format!(
                 "LOWER(h.name) LIKE {} ESCAPE '\\'",
-                bind(&mut binds, Bind::Text(format!("%{}%", escaped.to_lowercase())))
+                bind(
+                    &mut binds,
+                    Bind::Text(format!("%{}%", escaped.to_lowercase()))
+                )
             ));
         }
         for (kind, value) in [("tag", &filter.tag), ("group", &filter.group)] {
@@ -1301,7 +1343,10 @@ impl Store {
             }
         }
         if let Some(t) = filter.seen_after {
-            conditions.push(format!("h.last_seen_at >= {}", bind(&mut binds, Bind::Int(micros(t)))));
+            conditions.push(format!(
+                "h.last_seen_at >= {}",
+                bind(&mut binds, Bind::Int(micros(t)))
+            ));
         }
         if let Some(t) = filter.seen_before {
             conditions.push(format!(
@@ -1310,9 +1355,15 @@ impl Store {
             ));
         }
         if let Some(r) = filter.reboot_required {
-            conditions.push(format!("h.reboot_required = {}", if r { "TRUE" } else { "FALSE" }));
+            conditions.push(format!(
+                "h.reboot_required = {}",
+                if r { "TRUE" } else { "FALSE" }
+            ));
         }
-        let package_param = filter.package.as_ref().map(|p| bind(&mut binds, Bind::Text(p.clone())));
+        let package_param = filter
+            .package
+            .as_ref()
+            .map(|p| bind(&mut binds, Bind::Text(p.clone())));
         if let Some(param) = &package_param {
             conditions.push(format!(
                 "EXISTS (SELECT 1 FROM packages p JOIN host_packages hp ON hp.package_id = p.id \
@@ -1323,7 +1374,11 @@ impl Store {
             "SELECT {HOST_COLUMNS} FROM hosts h WHERE h.id > $1 AND {} ORDER BY h.id LIMIT $2",
             conditions.join(" AND ")
         );
-        let (rows, labels, versions): (Vec<HostRow>, Vec<(i64, String, String)>, Vec<(i64, String, String)>) = on_pool!(self, pool => {
+        let (rows, labels, versions): (
+            Vec<HostRow>,
+            Vec<(i64, String, String)>,
+            Vec<(i64, String, String)>,
+        ) = on_pool!(self, pool => {
             let mut q = sqlx::query_as::<_, HostRow>(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit);
             for b in &binds {
                 q = match b {
@@ -1367,7 +1422,10 @@ impl Store {
         let mut versions_by_host: HashMap<i64, Vec<(PackageFormat, String)>> = HashMap::new();
         for (seq, format, version) in versions {
             let format = parse_format("packages", &seq.to_string(), &format)?;
-            versions_by_host.entry(seq).or_default().push((format, version));
+            versions_by_host
+                .entry(seq)
+                .or_default()
+                .push((format, version));
         }
         rows.into_iter()
             .map(|row| {
@@ -1489,7 +1547,12 @@ impl Store {
     /// Deletes a host, its packages and its history; `false` if it did not
     /// exist. Its agent is refused from then on.
     #[tracing::instrument(skip(self, actor))]
-    pub async fn delete_host(&self, id: HostId, actor: &Actor, at: Timestamp) -> Result<bool, StoreError> {
+    pub async fn delete_host(
+        &self,
+        id: HostId,
+        actor: &Actor,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
         let out = in_tx!(self, tx => {
             match fetch_host!(&mut *tx, "h.id = $1", id.to_string()) {
                 None => false,
@@ -1521,7 +1584,19 @@ impl Store {
             None => i64::MAX,
             Some(c) => c.parse().map_err(|_| StoreError::BadCursor(c.clone()))?,
         };
-        type Row = (i64, i64, String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+        type Row = (
+            i64,
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
         let rows: Vec<Row> = on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT hh.id, hh.observed_at, hh.change, \
@@ -1540,21 +1615,40 @@ impl Store {
         });
         let entries = rows
             .into_iter()
-            .map(|(hid, observed, change, format, name, arch, old_version, new_version, cr, _, _)| {
-                let key = hid.to_string();
-                Ok(HistoryEntry {
-                    id: hid,
-                    observed_at: timestamp("host_history", &key, observed)?,
-                    change: ChangeKind::parse(&change)
-                        .ok_or_else(|| corrupt("host_history", &key, format!("unknown change {change:?}")))?,
-                    format: parse_format("host_history", &key, format.as_deref().unwrap_or(""))?,
-                    name: name.unwrap_or_default(),
-                    architecture: arch.unwrap_or_default(),
+            .map(
+                |(
+                    hid,
+                    observed,
+                    change,
+                    format,
+                    name,
+                    arch,
                     old_version,
                     new_version,
-                    change_request: cr,
-                })
-            })
+                    cr,
+                    _,
+                    _,
+                )| {
+                    let key = hid.to_string();
+                    Ok(HistoryEntry {
+                        id: hid,
+                        observed_at: timestamp("host_history", &key, observed)?,
+                        change: ChangeKind::parse(&change).ok_or_else(|| {
+                            corrupt("host_history", &key, format!("unknown change {change:?}"))
+                        })?,
+                        format: parse_format(
+                            "host_history",
+                            &key,
+                            format.as_deref().unwrap_or(""),
+                        )?,
+                        name: name.unwrap_or_default(),
+                        architecture: arch.unwrap_or_default(),
+                        old_version,
+                        new_version,
+                        change_request: cr,
+                    })
+                },
+            )
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Page::from_rows(entries, page, |e| e.id.to_string()))
     }

@@ -116,9 +116,9 @@ impl Range {
     /// Whether `version` lies in the range under `scheme`. A version or
     /// bound the scheme cannot parse is outside.
     pub fn contains(&self, scheme: Scheme, version: &str) -> bool {
-        self.bounds.iter().all(|(op, bound)| {
-            compare(scheme, version, bound).is_ok_and(|ord| op.holds(ord))
-        })
+        self.bounds
+            .iter()
+            .all(|(op, bound)| compare(scheme, version, bound).is_ok_and(|ord| op.holds(ord)))
     }
 }
 

@@ -78,7 +78,12 @@ impl Hub {
     /// Ends a waiting check-in of `host` now (revocation, a collection
     /// request, and later, new work).
     pub fn wake(&self, host: HostId) {
-        if let Some(notify) = self.waiting.lock().unwrap_or_else(|e| e.into_inner()).get(&host) {
+        if let Some(notify) = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&host)
+        {
             notify.notify_waiters();
         }
     }
@@ -165,13 +170,14 @@ async fn authenticate(
     let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::unauthenticated("agent requests need a signed Authorization header"))?;
-    let auth = AgentAuthorization::parse(header).map_err(|e| ApiError::unauthenticated(e.to_string()))?;
-    let identity = api
-        .store
-        .agent_identity(auth.host)
-        .await?
-        .ok_or_else(|| ApiError::unauthenticated("this agent's host is not known here (deleted?); enroll again"))?;
+        .ok_or_else(|| {
+            ApiError::unauthenticated("agent requests need a signed Authorization header")
+        })?;
+    let auth =
+        AgentAuthorization::parse(header).map_err(|e| ApiError::unauthenticated(e.to_string()))?;
+    let identity = api.store.agent_identity(auth.host).await?.ok_or_else(|| {
+        ApiError::unauthenticated("this agent's host is not known here (deleted?); enroll again")
+    })?;
     if let Some(at) = identity.revoked_at {
         return Err(ApiError::unauthenticated(format!(
             "this agent was revoked at {at}; enroll again with a new token"
@@ -181,10 +187,11 @@ async fn authenticate(
         return Err(ApiError::unauthenticated("this host has no agent"));
     };
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    auth.verify(key, method.as_str(), path, body, now).map_err(|e| match e {
-        AgentAuthError::ClockSkew { .. } => ApiError::new(ErrorKind::ClockSkew, e.to_string()),
-        other => ApiError::unauthenticated(other.to_string()),
-    })?;
+    auth.verify(key, method.as_str(), path, body, now)
+        .map_err(|e| match e {
+            AgentAuthError::ClockSkew { .. } => ApiError::new(ErrorKind::ClockSkew, e.to_string()),
+            other => ApiError::unauthenticated(other.to_string()),
+        })?;
     Ok(identity)
 }
 
@@ -241,10 +248,12 @@ pub async fn enroll(
                 }),
             ))
         }
-        Err(refusal @ (EnrollRefusal::Unknown
-        | EnrollRefusal::Used
-        | EnrollRefusal::Expired
-        | EnrollRefusal::Revoked)) => Err(ApiError::unauthenticated(refusal.to_string())),
+        Err(
+            refusal @ (EnrollRefusal::Unknown
+            | EnrollRefusal::Used
+            | EnrollRefusal::Expired
+            | EnrollRefusal::Revoked),
+        ) => Err(ApiError::unauthenticated(refusal.to_string())),
     }
 }
 
@@ -271,12 +280,13 @@ pub async fn checkin(
     short_text("agent_version", &req.agent_version, 64)?;
     api.hub.saw(identity.host_id, now, &req.agent_version);
     let agents = &api.config.agents;
-    let wanted = |identity: &AgentIdentity| match (&req.inventory_digest, &identity.inventory_digest) {
-        (None, _) => InventoryWanted::Nothing,
-        (Some(ours), Some(held)) if ours == held => InventoryWanted::Nothing,
-        (Some(_), Some(held)) => InventoryWanted::Delta { base: held.clone() },
-        (Some(_), None) => InventoryWanted::Full,
-    };
+    let wanted =
+        |identity: &AgentIdentity| match (&req.inventory_digest, &identity.inventory_digest) {
+            (None, _) => InventoryWanted::Nothing,
+            (Some(ours), Some(held)) if ours == held => InventoryWanted::Nothing,
+            (Some(_), Some(held)) => InventoryWanted::Delta { base: held.clone() },
+            (Some(_), None) => InventoryWanted::Full,
+        };
     let mut inventory = wanted(&identity);
     let mut collect_now = identity.collect_requested_at.is_some();
     let wait = req.wait_secs.min(agents.max_wait_secs);
@@ -423,11 +433,20 @@ pub(crate) fn validate_inventory(inventory: &Inventory) -> Result<(), ApiError> 
         if let Err(reason) = rivet_core::version::validate(p.format.scheme(), &p.version) {
             return Err(ApiError::invalid(
                 &format!("inventory.packages[{i}].version"),
-                format!("{:?} is not a valid {} version: {reason}", p.version, p.format.scheme().name()),
+                format!(
+                    "{:?} is not a valid {} version: {reason}",
+                    p.version,
+                    p.format.scheme().name()
+                ),
             ));
         }
     }
-    if let Some(name) = inventory.host.fqdn.as_ref().or(inventory.host.hostname.as_ref()) {
+    if let Some(name) = inventory
+        .host
+        .fqdn
+        .as_ref()
+        .or(inventory.host.hostname.as_ref())
+    {
         short_text("inventory.host.hostname", name, 253)?;
     }
     Ok(())

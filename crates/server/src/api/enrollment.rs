@@ -62,7 +62,7 @@ pub struct EnrollmentQuery {
 
 /// Creates a single-use enrollment token for a tenant.
 #[utoipa::path(post, path = "/enrollment-tokens", tag = "hosts",
-    security(("bearer" = [])),
+    security(("bearer" = ["host:enroll"])),
     request_body = NewEnrollmentRequest,
     responses((status = 201, body = IssuedEnrollment), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -132,7 +132,7 @@ pub async fn create(
 
 /// Enrollment tokens of the visible tenants.
 #[utoipa::path(get, path = "/enrollment-tokens", tag = "hosts",
-    security(("bearer" = [])),
+    security(("bearer" = ["host:enroll"])),
     params(EnrollmentQuery),
     responses((status = 200, body = Page<EnrollmentToken>), (status = 403, body = ErrorBody)))]
 pub async fn list(
@@ -156,7 +156,7 @@ pub async fn list(
 
 /// Revokes an unused enrollment token.
 #[utoipa::path(post, path = "/enrollment-tokens/{id}/revoke", tag = "hosts",
-    security(("bearer" = [])),
+    security(("bearer" = ["host:enroll"])),
     params(("id" = String, Path, description = "Enrollment token id")),
     responses((status = 200, body = EnrollmentToken), (status = 404, body = ErrorBody)))]
 pub async fn revoke(

@@ -63,15 +63,18 @@ fn time_param(field: &str, value: &Option<String>) -> Result<Option<Timestamp>, 
     value
         .as_deref()
         .map(|v| {
-            v.parse::<Timestamp>()
-                .map_err(|e| ApiError::invalid(field, format!("{v:?} is not an RFC 3339 time: {e}")))
+            v.parse::<Timestamp>().map_err(|e| {
+                ApiError::invalid(field, format!("{v:?} is not an RFC 3339 time: {e}"))
+            })
         })
         .transpose()
 }
 
 fn text_param(field: &str, value: &Option<String>) -> Result<Option<String>, ApiError> {
     match value {
-        Some(v) if v.is_empty() || v.len() > 256 => Err(ApiError::invalid(field, "must be 1 to 256 characters")),
+        Some(v) if v.is_empty() || v.len() > 256 => {
+            Err(ApiError::invalid(field, "must be 1 to 256 characters"))
+        }
         other => Ok(other.clone()),
     }
 }
@@ -81,10 +84,16 @@ impl HostQuery {
         let version = self
             .version
             .as_deref()
-            .map(|v| v.parse::<Range>().map_err(|e| ApiError::invalid("version", e)))
+            .map(|v| {
+                v.parse::<Range>()
+                    .map_err(|e| ApiError::invalid("version", e))
+            })
             .transpose()?;
         if version.is_some() && self.package.is_none() {
-            return Err(ApiError::invalid("version", "needs package: a range of which package's versions?"));
+            return Err(ApiError::invalid(
+                "version",
+                "needs package: a range of which package's versions?",
+            ));
         }
         Ok(HostFilter {
             tenant: self.tenant,
@@ -129,7 +138,7 @@ async fn find(api: &Api, caller: &Principal, id: HostId) -> Result<Host, ApiErro
 
 /// Hosts of the visible tenants matching the query.
 #[utoipa::path(get, path = "/hosts", tag = "hosts",
-    security(("bearer" = [])),
+    security(("bearer" = ["host:read"])),
     params(HostQuery),
     responses((status = 200, body = Page<Host>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list(
@@ -154,7 +163,7 @@ pub async fn list(
 
 /// One host with its facts.
 #[utoipa::path(get, path = "/hosts/{id}", tag = "hosts",
-    security(("bearer" = [])),
+    security(("bearer" = ["host:read"])),
     params(("id" = String, Path, description = "Host id")),
     responses((status = 200, body = HostDetail), (status = 404, body = ErrorBody)))]
 pub async fn get(
@@ -171,7 +180,7 @@ pub async fn get(
 /// Deletes a host with its packages and history; its agent is refused
 /// from then on.
 #[utoipa::path(delete, path = "/hosts/{id}", tag = "hosts",
-    security(("bearer" = [])),
+    security(("bearer" = ["host:write"])),
     params(("id" = String, Path, description = "Host id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
@@ -181,14 +190,16 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     require(&caller, Permission::HostWrite)?;
     find(&api, &caller, id).await?;
-    api.store.delete_host(id, &actor(&caller), api.clock.now()).await?;
+    api.store
+        .delete_host(id, &actor(&caller), api.clock.now())
+        .await?;
     api.hub.wake(id);
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Replaces a host's attributes (INV-6).
 #[utoipa::path(put, path = "/hosts/{id}/attributes", tag = "hosts",
-    security(("bearer" = [])),
+    security(("bearer" = ["host:write"])),
     params(("id" = String, Path, description = "Host id")),
     request_body = HostAttributes,
     responses((status = 200, body = Host), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -211,16 +222,23 @@ pub async fn set_attributes(
 
 /// Revokes a host's agent: its next request is refused and it stops.
 #[utoipa::path(post, path = "/hosts/{id}/revoke", tag = "hosts",
-    security(("bearer" = [])),
+    security(("bearer" = ["host:enroll"])),
     params(("id" = String, Path, description = "Host id")),
-    responses((status = 200, body = Host), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Host), (status = 404, body = ErrorBody),
+        (status = 409, description = "The host has no agent", body = ErrorBody)))]
 pub async fn revoke(
     State(api): State<Api>,
     Caller(caller): Caller,
     Path(id): Path<HostId>,
 ) -> Result<Json<Host>, ApiError> {
     require(&caller, Permission::HostEnroll)?;
-    find(&api, &caller, id).await?;
+    let host = find(&api, &caller, id).await?;
+    if host.source != rivet_store::HostSource::Agent {
+        return Err(ApiError::new(
+            ErrorKind::Conflict,
+            format!("host {} has no agent to revoke", host.name),
+        ));
+    }
     let host = api
         .store
         .revoke_agent(id, &actor(&caller), api.clock.now())
@@ -233,7 +251,7 @@ pub async fn revoke(
 /// Asks a host's agent for a fresh inventory: a waiting check-in is
 /// answered at once, otherwise the next one asks.
 #[utoipa::path(post, path = "/hosts/{id}/collect", tag = "hosts",
-    security(("bearer" = [])),
+    security(("bearer" = ["host:write"])),
     params(("id" = String, Path, description = "Host id")),
     responses((status = 202, body = Host), (status = 404, body = ErrorBody)))]
 pub async fn collect(
@@ -254,7 +272,7 @@ pub async fn collect(
 
 /// A host's installed packages (all of them, in name order).
 #[utoipa::path(get, path = "/hosts/{id}/packages", tag = "hosts",
-    security(("bearer" = [])),
+    security(("bearer" = ["host:read"])),
     params(("id" = String, Path, description = "Host id")),
     responses((status = 200, body = Vec<Object>), (status = 404, body = ErrorBody)))]
 pub async fn packages(
@@ -269,7 +287,7 @@ pub async fn packages(
 
 /// A host's software history, newest first (INV-4).
 #[utoipa::path(get, path = "/hosts/{id}/history", tag = "hosts",
-    security(("bearer" = [])),
+    security(("bearer" = ["host:read"])),
     params(("id" = String, Path, description = "Host id"), PageQuery),
     responses((status = 200, body = Page<HistoryEntry>), (status = 404, body = ErrorBody)))]
 pub async fn history(
@@ -280,7 +298,9 @@ pub async fn history(
 ) -> Result<Json<Page<HistoryEntry>>, ApiError> {
     require(&caller, Permission::HostRead)?;
     find(&api, &caller, id).await?;
-    Ok(Json(api.store.host_history(id, &q.request()?).await?.into()))
+    Ok(Json(
+        api.store.host_history(id, &q.request()?).await?.into(),
+    ))
 }
 
 /// `?format=` of an export.
@@ -304,7 +324,7 @@ pub enum ExportFormat {
 
 /// A host's software as a CycloneDX 1.5 SBOM or as CSV (INV-8).
 #[utoipa::path(get, path = "/hosts/{id}/export", tag = "hosts",
-    security(("bearer" = [])),
+    security(("bearer" = ["host:read"])),
     params(("id" = String, Path, description = "Host id"), ExportQuery),
     responses((status = 200, description = "The document: application/vnd.cyclonedx+json or text/csv", body = String),
         (status = 404, body = ErrorBody)))]
@@ -320,11 +340,22 @@ pub async fn export(
     let safe_name: String = host
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let (content_type, body, extension) = match q.format {
         ExportFormat::Cyclonedx => {
-            let facts = api.store.host_facts(id).await?.map(|f| f.host).unwrap_or_default();
+            let facts = api
+                .store
+                .host_facts(id)
+                .await?
+                .map(|f| f.host)
+                .unwrap_or_default();
             let sbom_host = SbomHost::from_facts(host.name.clone(), &facts);
             let now = api.clock.now();
             let serial = uuid::Builder::from_unix_timestamp_millis(
@@ -332,10 +363,20 @@ pub async fn export(
                 &random(),
             )
             .into_uuid();
-            let doc = sbom::cyclonedx_sbom(&sbom_host, &packages, serial, now, env!("CARGO_PKG_VERSION"));
+            let doc = sbom::cyclonedx_sbom(
+                &sbom_host,
+                &packages,
+                serial,
+                now,
+                env!("CARGO_PKG_VERSION"),
+            );
             ("application/vnd.cyclonedx+json", doc, "cdx.json")
         }
-        ExportFormat::Csv => ("text/csv; charset=utf-8", sbom::packages_csv(&packages), "csv"),
+        ExportFormat::Csv => (
+            "text/csv; charset=utf-8",
+            sbom::packages_csv(&packages),
+            "csv",
+        ),
     };
     Ok((
         [
@@ -394,7 +435,7 @@ pub struct ImportReport {
 /// Creates or updates a host without an agent from its package database
 /// or an SBOM (INV-7). Bad input is refused whole, naming the line.
 #[utoipa::path(post, path = "/hosts/import", tag = "hosts",
-    security(("bearer" = [])),
+    security(("bearer" = ["host:write"])),
     params(ImportQuery),
     request_body(content = String, description = "The file", content_type = "application/octet-stream"),
     responses((status = 200, body = ImportReport), (status = 404, body = ErrorBody),
@@ -424,11 +465,17 @@ pub async fn import(
     let mut facts = HostFacts::default();
     let mut skipped = std::collections::BTreeMap::new();
     let packages = match q.format {
-        ImportFormat::DpkgStatus => agent_parsed(rivet_agent::packages::dpkg::parse_status(text, "dpkg status"))?,
-        ImportFormat::ApkInstalled => {
-            agent_parsed(rivet_agent::packages::apk::parse_installed(text, "apk installed"))?
+        ImportFormat::DpkgStatus => agent_parsed(rivet_agent::packages::dpkg::parse_status(
+            text,
+            "dpkg status",
+        ))?,
+        ImportFormat::ApkInstalled => agent_parsed(rivet_agent::packages::apk::parse_installed(
+            text,
+            "apk installed",
+        ))?,
+        ImportFormat::RpmQa => {
+            sbom::parse_rpm_qa(text).map_err(|e| ApiError::invalid("body", e))?
         }
-        ImportFormat::RpmQa => sbom::parse_rpm_qa(text).map_err(|e| ApiError::invalid("body", e))?,
         ImportFormat::Cyclonedx => {
             let imported = sbom::parse_cyclonedx(text).map_err(|e| ApiError::invalid("body", e))?;
             facts = imported.host;
@@ -454,7 +501,15 @@ pub async fn import(
     let digest = digest(&inventory);
     let (host, stored) = api
         .store
-        .import_host(HostId::new(now, random()), q.tenant, &q.name, &inventory, &digest, &actor(&caller), now)
+        .import_host(
+            HostId::new(now, random()),
+            q.tenant,
+            &q.name,
+            &inventory,
+            &digest,
+            &actor(&caller),
+            now,
+        )
         .await?;
     Ok(Json(ImportReport {
         host,
@@ -467,10 +522,17 @@ pub async fn import(
 /// The packages an agent parser read, or the first malformed record.
 fn agent_parsed(collected: rivet_agent::packages::Collected) -> Result<Vec<Package>, ApiError> {
     if let Some(problem) = collected.problems.first() {
-        let place = problem.line.map(|l| format!("line {l}: ")).unwrap_or_default();
+        let place = problem
+            .line
+            .map(|l| format!("line {l}: "))
+            .unwrap_or_default();
         return Err(ApiError::invalid(
             "body",
-            format!("{place}{} ({} malformed records in all)", problem.message, collected.problems.len()),
+            format!(
+                "{place}{} ({} malformed records in all)",
+                problem.message,
+                collected.problems.len()
+            ),
         ));
     }
     Ok(collected.packages)

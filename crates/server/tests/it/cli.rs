@@ -297,6 +297,16 @@ fn start_server_process(env: &[(&str, &str)]) -> (std::process::Child, String, S
     panic!("the server stopped before listening:\n{printed}");
 }
 
+/// A client that trusts only the CA the server made in `data`.
+fn pinned_client(data: &std::path::Path) -> reqwest::Client {
+    rivet_server::install_crypto_provider();
+    let pem = std::fs::read(data.join("tls").join("ca.pem")).unwrap();
+    reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .build()
+        .unwrap()
+}
+
 fn stop(mut child: std::process::Child) {
     // SIGTERM, so that the graceful shutdown runs.
     let _ = std::process::Command::new("kill")
@@ -327,8 +337,31 @@ async fn first_start(database_env: Vec<(&'static str, String)>) {
         .find_map(|l| l.strip_prefix("Password for admin (shown only this once): "))
         .unwrap_or_else(|| panic!("no password printed:\n{printed}"))
         .to_owned();
-    rivet_server::install_crypto_provider();
-    let http = reqwest::Client::new();
+    // It serves TLS with a CA of its own, made on first start; the
+    // fingerprint it prints is the CA's.
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let http = pinned_client(&data);
+    let ca_pem = std::fs::read(data.join("tls").join("ca.pem")).unwrap();
+    let ca_der = rustls_pki_types::pem::PemObject::from_pem_slice(&ca_pem)
+        .map(|c: rustls_pki_types::CertificateDer<'static>| c.to_vec())
+        .unwrap();
+    assert!(
+        printed.contains(&rivet_server::tls::fingerprint(&ca_der)),
+        "{printed}"
+    );
+    let key_mode = std::fs::metadata(data.join("tls").join("ca.key")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&key_mode.permissions()) & 0o777,
+        0o600
+    );
+    // A client that does not trust the CA gets no answer.
+    assert!(
+        reqwest::Client::new()
+            .get(format!("{url}/readyz"))
+            .send()
+            .await
+            .is_err()
+    );
     assert_eq!(
         http.get(format!("{url}/readyz"))
             .send()
@@ -418,8 +451,7 @@ async fn admin_password_from_the_environment() {
         printed.contains("RIVET_ADMIN_PASSWORD") && !printed.contains("from the environment"),
         "{printed}"
     );
-    rivet_server::install_crypto_provider();
-    let login = reqwest::Client::new()
+    let login = pinned_client(&data)
         .post(format!("{url}/api/v1/auth/login"))
         .json(&serde_json::json!({"username": "admin", "password": "from the environment"}))
         .send()

@@ -236,6 +236,74 @@ impl TestServer {
     }
 
     /// The audit chain's length: a cheap proof that nothing was changed.
+    /// A host with an enrolled agent in `tenant`, with two packages.
+    pub async fn host(&self, tenant: TenantId, name: &str) -> rivet_core::id::HostId {
+        let mut inventory = rivet_core::inventory::Inventory {
+            collected_at: self.now(),
+            host: Default::default(),
+            packages: ["libc6", "openssl"]
+                .iter()
+                .map(|n| rivet_core::inventory::Package {
+                    format: rivet_core::inventory::PackageFormat::Deb,
+                    name: (*n).into(),
+                    version: "1.0-1".into(),
+                    architecture: "amd64".into(),
+                    source_name: (*n).into(),
+                    source_version: "1.0-1".into(),
+                    repository: None,
+                    installed_at: None,
+                })
+                .collect(),
+            unfinished_packages: vec![],
+            reboot: Default::default(),
+            stale_processes: vec![],
+            problems: vec![],
+        };
+        rivet_core::host::canonicalize(&mut inventory);
+        let digest = rivet_core::host::digest(&inventory);
+        let enrollment = self.enrollment(tenant).await;
+        let key = rivet_core::agent::AgentKey::from_bytes(rnd());
+        let host = self
+            .store
+            .enroll_host(
+                enrollment,
+                |_| true,
+                rivet_core::id::HostId::new(self.now(), rnd()),
+                &key.public(),
+                name,
+                "test",
+                self.now(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        self.store
+            .store_inventory(host.id, &inventory, &digest, None, self.now())
+            .await
+            .unwrap()
+            .unwrap();
+        host.id
+    }
+
+    /// An unused enrollment token of `tenant`, valid for a day.
+    pub async fn enrollment(&self, tenant: TenantId) -> rivet_core::id::EnrollmentId {
+        let id = rivet_core::id::EnrollmentId::new(self.now(), rnd());
+        let secret = rivet_core::agent::EnrollmentSecret::new(id, rnd());
+        let new = rivet_store::NewEnrollment {
+            id,
+            tenant_id: tenant,
+            secret_hash: secret.hash(),
+            attributes: Default::default(),
+            note: String::new(),
+            expires_at: self.now() + jiff::SignedDuration::from_hours(24),
+        };
+        self.store
+            .create_enrollment(&new, &Actor::system(), self.now())
+            .await
+            .unwrap();
+        id
+    }
+
     pub async fn audit_len(&self) -> i64 {
         self.store.audit_head().await.unwrap().0
     }
