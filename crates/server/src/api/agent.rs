@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use rivet_core::Timestamp;
 use rivet_core::agent::{
@@ -269,7 +269,7 @@ pub async fn enroll(
 pub async fn checkin(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<CheckinResponse>, ApiError> {
@@ -337,7 +337,7 @@ pub async fn checkin(
 pub async fn upload_inventory(
     State(api): State<Api>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<InventoryReceipt>, ApiError> {

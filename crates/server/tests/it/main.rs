@@ -4,6 +4,7 @@
 //! `RIVET_TEST_DATABASE_URL` is set (always in CI).
 
 mod advisories;
+mod agents;
 mod bad_input;
 mod cli;
 mod flows;
@@ -65,3 +66,17 @@ on_every_backend!(
     sync::the_scheduler_syncs_due_sources,
     sync::source_passwords_are_not_shown,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_over_tls_on_sqlite() {
+    agents::agents_enroll_report_and_are_revoked(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_over_tls_on_postgres() {
+    let Some(db) = rivet_store::testing::TestDatabase::postgres().await else {
+        return;
+    };
+    agents::agents_enroll_report_and_are_revoked(Some(db.url.clone())).await;
+    db.drop_database().await;
+}
