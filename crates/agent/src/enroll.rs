@@ -7,6 +7,7 @@
 //! comparison with the server's). Either way the enrollment request itself
 //! travels over a connection verified against that CA alone.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use jiff::Timestamp;
@@ -18,8 +19,9 @@ use crate::fingerprint::CaFingerprint;
 use crate::state::{Enrollment, Identity, StateDir, StateError};
 use crate::tls::{self, TlsError};
 
-/// What `rivet-agent enroll` was asked to do.
-#[derive(Debug, Clone)]
+/// What `rivet-agent enroll` was asked to do. Its `Debug` output leaves
+/// the token out.
+#[derive(Clone)]
 pub struct EnrollOptions {
     /// The server's address.
     pub server: ServerUrl,
@@ -34,6 +36,19 @@ pub struct EnrollOptions {
     pub hostname: String,
     /// Replace an existing enrollment.
     pub force: bool,
+}
+
+impl fmt::Debug for EnrollOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnrollOptions")
+            .field("server", &self.server)
+            .field("token", &"<hidden>")
+            .field("ca_fingerprint", &self.ca_fingerprint)
+            .field("state_dir", &self.state_dir)
+            .field("hostname", &self.hostname)
+            .field("force", &self.force)
+            .finish()
+    }
 }
 
 /// A finished enrollment.
@@ -139,4 +154,26 @@ pub async fn enroll(options: &EnrollOptions, now: Timestamp) -> Result<Enrolled,
         ca_fingerprint: presented,
         trusted_on_first_use: options.ca_fingerprint.is_none(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let options = EnrollOptions {
+            server: ServerUrl::parse("https://rivet.example.org").unwrap(),
+            token: "rve_secret".into(),
+            ca_fingerprint: None,
+            state_dir: PathBuf::from("/var/lib/rivet-agent"),
+            hostname: "web1".into(),
+            force: false,
+        };
+        let debug = format!("{options:?}");
+        assert!(
+            !debug.contains("rve_secret") && debug.contains("<hidden>"),
+            "{debug}"
+        );
+    }
 }
