@@ -331,9 +331,10 @@ impl Api {
             );
             request = request.header(reqwest::header::AUTHORIZATION, authorization);
         }
-        let transport = |source| ApiError::Transport {
+        // The URL is in our message already.
+        let transport = |source: reqwest::Error| ApiError::Transport {
             url: url.to_string(),
-            source,
+            source: source.without_url(),
         };
         let mut response = request.body(body).send().await.map_err(transport)?;
         let status = response.status();

@@ -134,10 +134,7 @@ fn print_default_config() -> ExitCode {
 
 fn run_configured(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
     init_logging(&settings);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = runtime()?;
     match command {
         Command::DefaultConfig => Ok(print_default_config()),
         Command::Inventory {
@@ -221,13 +218,25 @@ fn run_configured(command: Command, settings: Settings) -> anyhow::Result<ExitCo
                 rivet_agent::service::run(&options, sources, shutdown)
                     .await
                     .with_context(|| format!("starting from {}", options.state_dir.display()))
-            })?;
+            });
+            // A collection still running on the blocking pool is abandoned,
+            // not waited for: stopping must be prompt.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            let stopped = stopped?;
             Ok(match stopped {
                 Stopped::Shutdown => ExitCode::SUCCESS,
                 Stopped::Unauthenticated { .. } => ExitCode::from(EXIT_UNAUTHENTICATED),
             })
         }
     }
+}
+
+/// One thread is enough for one agent, and keeps it small.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// Completes on SIGTERM or SIGINT.
