@@ -156,6 +156,12 @@ impl Schedule {
         self.next_collection = now + self.jittered_interval(random);
     }
 
+    /// Makes a collection due at `now` (the loop has no inventory to
+    /// report).
+    pub fn collect_at(&mut self, now: Timestamp) {
+        self.next_collection = self.next_collection.min(now);
+    }
+
     /// A check-in (poll or after a collection) started at `started`
     /// succeeded with `response`, at `now`.
     pub fn checked_in(&mut self, response: &CheckinResponse, started: Timestamp, now: Timestamp) {

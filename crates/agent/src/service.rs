@@ -135,8 +135,8 @@ async fn step(
         Action::Poll { wait_secs } => wait_secs,
     };
     let Some(inventory) = current.as_ref() else {
-        // Polls need an inventory's digest; the next action collects one.
-        schedule.collected(now, 0.0);
+        // Polls report an inventory's digest: collect one first.
+        schedule.collect_at(now);
         return None;
     };
     let started = (sources.clock)();
@@ -164,11 +164,14 @@ async fn step(
                     message,
                     server_time,
                 }) => {
-                    let skew = server_time
-                        .map(|server| format!("{} s", now.duration_since(server).as_secs()))
-                        .unwrap_or_else(|| "an unknown amount".into());
+                    let skew = match server_time.map(|server| now.duration_since(server).as_secs())
+                    {
+                        Some(s) if s >= 0 => format!("{s} s ahead of the server's"),
+                        Some(s) => format!("{} s behind the server's", -s),
+                        None => "off by an unknown amount".to_owned(),
+                    };
                     tracing::error!(
-                        "the server refused this host's clock: it is {skew} ahead of the server's (negative: behind); fix the host's time (NTP). Server: {message}. Retrying in {} s",
+                        "the server refused this host's clock, which is {skew}; fix the host's time (NTP). The server said: {message}. Retrying in {} s",
                         delay.as_secs()
                     );
                 }

@@ -177,3 +177,11 @@ fn a_failure_sleeps_then_retries_and_success_resets() {
     assert_eq!(schedule.failures(), 0);
     assert_eq!(schedule.failed(t, 0.5), Duration::from_secs(5));
 }
+
+#[test]
+fn a_collection_can_be_made_due() {
+    let mut schedule = Schedule::new(Backoff::default(), Some(at() - secs(10)), at(), 0.5);
+    assert_ne!(schedule.next_action(at()), Action::Collect);
+    schedule.collect_at(at());
+    assert_eq!(schedule.next_action(at()), Action::Collect);
+}
