@@ -17,6 +17,20 @@ use crate::rootfs::{ReadError, Root, SMALL_FILE_LIMIT};
 /// Where the programs of package managers are looked for.
 const PROGRAM_DIRS: [&str; 4] = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
+/// The host's name: the kernel's on the live system, else `/etc/hostname`.
+pub fn hostname(root: &Root) -> Option<String> {
+    hostname_with(root.is_live(), &mut |path| {
+        root.read(path, SMALL_FILE_LIMIT).ok().flatten()
+    })
+}
+
+fn hostname_with(live: bool, read: &mut dyn FnMut(&str) -> Option<String>) -> Option<String> {
+    live.then(|| read("/proc/sys/kernel/hostname"))
+        .flatten()
+        .or_else(|| read("/etc/hostname"))
+        .and_then(|text| network::parse_hostname(&text))
+}
+
 /// Collects the host facts of the system under `root`, given its installed
 /// packages; what cannot be read is added to `problems` and left empty.
 pub fn collect_facts(root: &Root, packages: &[Package], problems: &mut Vec<Problem>) -> HostFacts {
@@ -30,11 +44,7 @@ pub fn collect_facts(root: &Root, packages: &[Package], problems: &mut Vec<Probl
         }
     };
     let live = root.is_live();
-    let hostname = live
-        .then(|| read("/proc/sys/kernel/hostname"))
-        .flatten()
-        .or_else(|| read("/etc/hostname"))
-        .and_then(|text| network::parse_hostname(&text));
+    let hostname = hostname_with(live, &mut read);
     let fqdn = hostname
         .as_deref()
         .and_then(|name| network::parse_hosts_fqdn(&read("/etc/hosts").unwrap_or_default(), name));

@@ -1,10 +1,19 @@
-//! `rivet-agent inventory` prints the inventory as JSON.
+//! The command line: `inventory` prints JSON; `enroll`, `once` and `run`
+//! against a real TLS peer, with their output and exit codes (3: the
+//! server no longer accepts this agent).
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use rivet_agent::CaFingerprint;
+use rivet_core::agent::InventoryWanted;
 use rivet_core::inventory::Inventory;
 
-use crate::data;
+use crate::peer::{Peer, Pki};
+use crate::rivet_peer::{self, Side};
+use crate::{at, data};
 
 #[test]
 fn inventory_command_prints_json() {
@@ -41,4 +50,284 @@ fn unreadable_package_database_is_an_error() {
         stderr.contains("Dpkg") && stderr.contains("status"),
         "{stderr}"
     );
+}
+
+/// The binary with a configuration file that does not exist (defaults).
+fn agent(config_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rivet-agent"));
+    command
+        .arg("--config")
+        .arg(config_dir.join("config.toml"))
+        .env_remove("RIVET_ENROLLMENT_TOKEN");
+    command
+}
+
+async fn output(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn plain_http_and_malformed_fingerprints_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = agent(dir.path())
+        .args([
+            "enroll",
+            "--server",
+            "http://rivet.example.org",
+            "--token",
+            "rve_x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("does not use https"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = agent(dir.path())
+        .args(["enroll", "--server", "https://rivet.example.org"])
+        .args(["--token", "rve_x", "--ca-fingerprint", "AB:CD"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("64 hex digits"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A token of the wrong form is refused before anything is contacted.
+    let out = agent(dir.path())
+        .args([
+            "enroll",
+            "--server",
+            "https://127.0.0.1:1",
+            "--token",
+            "rvt_x",
+        ])
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not an enrollment token"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn checking_in_without_enrolling_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = agent(dir.path())
+        .arg("once")
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("not enrolled") && stderr.contains("rivet-agent enroll"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_configuration_file_stops_every_command_but_default_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "log = \"info\"\nstate = \"/x\"\n",
+    )
+    .unwrap();
+    let out = agent(dir.path()).args(["once"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("config.toml, line 2: unknown field `state`"),
+        "{stderr}"
+    );
+    let out = agent(dir.path()).arg("default-config").output().unwrap();
+    assert!(out.status.success());
+}
+
+async fn enrolled_peer() -> (Peer, Arc<Mutex<Side>>, tempfile::TempDir) {
+    let pki = Pki::new("Rivet CA", &["127.0.0.1"]);
+    let side = Arc::new(Mutex::new(Side {
+        any_time: true,
+        ..Side::default()
+    }));
+    let peer = Peer::start(&pki, rivet_peer::answers(side.clone(), at())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut enroll = agent(dir.path());
+    enroll
+        .args(["enroll", "--server", &peer.url()])
+        .env("RIVET_ENROLLMENT_TOKEN", rivet_peer::token())
+        .arg("--state-dir")
+        .arg(dir.path().join("state"));
+    let out = output(enroll).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let fingerprint = CaFingerprint::of(&pki.ca);
+    assert!(
+        stdout.starts_with(&format!(
+            "trusting the server's CA, SHA-256 fingerprint {fingerprint}; compare it with"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&fingerprint.to_openssl()), "{stdout}");
+    (peer, side, dir)
+}
+
+#[tokio::test]
+async fn enroll_then_check_in_once_from_the_command_line() {
+    let (peer, side, dir) = enrolled_peer().await;
+    let state = dir.path().join("state");
+
+    let mut again = agent(dir.path());
+    again
+        .args([
+            "enroll",
+            "--server",
+            &peer.url(),
+            "--token",
+            &rivet_peer::token(),
+        ])
+        .arg("--state-dir")
+        .arg(&state);
+    let out = output(again).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("pass --force"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    side.lock().unwrap().wanted.push_back(InventoryWanted::Full);
+    let mut once = agent(dir.path());
+    once.arg("once")
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--root")
+        .arg(data("debian-reboot"));
+    let out = output(once).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with("checked in: uploaded the whole inventory"),
+        "{stdout}"
+    );
+
+    side.lock().unwrap().revoked = true;
+    let mut once = agent(dir.path());
+    once.arg("once")
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--root")
+        .arg(data("debian-reboot"));
+    let out = output(once).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("this agent was revoked"));
+}
+
+#[tokio::test]
+async fn the_service_stops_on_sigterm_and_exits_3_when_revoked() {
+    let (_peer, side, dir) = enrolled_peer().await;
+    let state = dir.path().join("state");
+    side.lock().unwrap().wanted.push_back(InventoryWanted::Full);
+    let mut run = agent(dir.path());
+    run.arg("run")
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--root")
+        .arg(data("debian-reboot"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = run.spawn().unwrap();
+    for _ in 0..500 {
+        if !side.lock().unwrap().uploads.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(side.lock().unwrap().uploads, ["full"]);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("stopping"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    side.lock().unwrap().revoked = true;
+    let mut run = agent(dir.path());
+    run.arg("run")
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--root")
+        .arg(data("debian-reboot"));
+    let out = output(run).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr
+            .contains("the server no longer accepts this agent (this agent was revoked); stopping"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ERROR"), "{stderr}");
+}
+
+#[test]
+fn the_systemd_unit_runs_the_service_and_does_not_restart_a_refused_agent() {
+    let unit_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/systemd/rivet-agent.service");
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    for line in [
+        "Type=simple",
+        "ExecStart=/usr/bin/rivet-agent run",
+        "Restart=on-failure",
+        "RestartPreventExitStatus=3",
+        "StateDirectory=rivet-agent",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "missing {line}");
+    }
+    // systemd's own check, with the binary just built in place.
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: systemd-analyze is missing (apt-get install systemd)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("rivet-agent.service");
+    std::fs::write(
+        &copy,
+        unit.replace("/usr/bin/rivet-agent", env!("CARGO_BIN_EXE_rivet-agent")),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
 }

@@ -1,13 +1,22 @@
-//! The agent's integration tests: one binary, one module per collector.
+//! The agent's integration tests: one binary, one module per collector or
+//! concern; `peer` and `rivet_peer` are a real TLS server for the client.
 
 mod apk;
+mod checkin;
 mod cli;
+mod config;
 mod dpkg;
+mod fingerprint;
 mod host;
 mod live;
+mod peer;
+mod pinning;
 mod processes;
 mod reboot;
+mod rivet_peer;
 mod rpm;
+mod schedule;
+mod state;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
