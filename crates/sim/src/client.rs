@@ -126,6 +126,9 @@ impl Api {
             .with_context(|| format!("--server {server:?} is not a URL"))?;
         let base_path = format!("{}/api/v1", url.path().trim_end_matches('/'));
         let base = format!("{}{}", url.origin().ascii_serialization(), base_path);
+        // Rivet builds rustls without a default provider, and reqwest needs
+        // one even for plain http; the error only says one is installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("rivet-sim/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(20))
@@ -133,9 +136,6 @@ impl Api {
             .pool_max_idle_per_host(concurrency);
         match (url.scheme(), ca_pem) {
             ("https", Some(pem)) => {
-                // Rivet builds rustls without a default provider; the error
-                // only says one is installed already.
-                let _ = rustls::crypto::ring::default_provider().install_default();
                 let certs = reqwest::Certificate::from_pem_bundle(pem)
                     .context("--ca-cert holds no PEM certificate")?;
                 if certs.is_empty() {

@@ -8,6 +8,8 @@
 
 mod client;
 mod clock;
+#[cfg(test)]
+mod fake_server;
 mod fleet;
 mod pool;
 mod rng;

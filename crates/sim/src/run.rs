@@ -666,3 +666,138 @@ async fn save_progress(
     }
     state.save(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake_server;
+    use crate::pool::tests::real_pools;
+
+    fn settings(server: &str, state: &std::path::Path, hosts: u32) -> Settings {
+        Settings {
+            server: server.to_owned(),
+            admin: AdminAuth::Password {
+                username: "admin".into(),
+                password: "right".into(),
+            },
+            tenant: Some(TenantId(uuid::Uuid::from_u128(7))),
+            hosts,
+            rate: 0.0,
+            duration: Duration::from_millis(1500),
+            changed: 0.5,
+            concurrency: 4,
+            mix: Mix::parse("debian=40,ubuntu=30,almalinux=20,alpine=10").unwrap(),
+            seed: 9,
+            state: state.to_owned(),
+            reuse: false,
+        }
+    }
+
+    fn phase<'r>(results: &'r Results, name: &str) -> &'r PhaseReport {
+        results.phases.iter().find(|p| p.phase == name).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_fleet_enrolls_uploads_and_sends_deltas_then_is_reused() {
+        let (url, held) = fake_server::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("fleet.json");
+        let api = Api::new(&url, None, 4).unwrap();
+
+        let results = run(settings(&url, &state, 12), real_pools(), api.clone())
+            .await
+            .unwrap();
+        let enroll = phase(&results, "enroll");
+        assert_eq!(enroll.counts["enrolled"], 12);
+        assert!(enroll.errors.is_empty(), "{:?}", enroll.errors);
+        let initial = phase(&results, "initial");
+        assert_eq!(initial.counts["full_upload"], 12);
+        assert!(initial.errors.is_empty(), "{:?}", initial.errors);
+        let steady = phase(&results, "steady");
+        assert!(steady.errors.is_empty(), "{:?}", steady.errors);
+        assert!(steady.counts["unchanged"] > 0, "{:?}", steady.counts);
+        assert!(steady.counts["delta_upload"] > 0, "{:?}", steady.counts);
+        assert!(
+            !steady.counts.contains_key("full_upload"),
+            "{:?}",
+            steady.counts
+        );
+        assert!(steady.latency.contains_key("checkin"));
+        assert_eq!(
+            held.lock().unwrap().deltas as u64,
+            steady.counts["delta_upload"]
+        );
+
+        // The server holds exactly what the state file says each host has.
+        let saved = FleetState::load(&state).unwrap();
+        let pools = real_pools();
+        for record in &saved.hosts {
+            assert_eq!(record.acked, Some(record.generation));
+            let spec = HostSpec::new(&pools, &saved.mix, saved.seed, record.index);
+            let ours = digest(&spec.inventory(&pools, record.generation, clock::wall()));
+            let theirs = digest(held.lock().unwrap().hosts[&record.id].1.as_ref().unwrap());
+            assert_eq!(ours, theirs, "host {}", record.index);
+        }
+
+        // Without --reuse an existing fleet is not overwritten.
+        let err = run(settings(&url, &state, 12), real_pools(), api.clone())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("--reuse"), "{err}");
+
+        // With it, the fleet grows by three; the old hosts need no upload.
+        let mut again = settings(&url, &state, 15);
+        again.reuse = true;
+        again.duration = Duration::ZERO;
+        let results = run(again, real_pools(), api).await.unwrap();
+        assert_eq!(phase(&results, "enroll").counts["enrolled"], 3);
+        let initial = phase(&results, "initial");
+        assert_eq!(initial.counts["unchanged"], 12);
+        assert_eq!(initial.counts["full_upload"], 3);
+        assert_eq!(results.phases.len(), 2, "no steady phase for duration 0");
+        assert_eq!(FleetState::load(&state).unwrap().hosts.len(), 15);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failures_are_counted_by_kind_and_bad_logins_stop_the_run() {
+        let (url, held) = fake_server::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("fleet.json");
+        let api = Api::new(&url, None, 2).unwrap();
+
+        let mut wrong = settings(&url, &state, 2);
+        wrong.admin = AdminAuth::Password {
+            username: "admin".into(),
+            password: "wrong".into(),
+        };
+        let err = run(wrong, real_pools(), api.clone()).await.unwrap_err();
+        assert!(
+            format!("{err:#}").contains("401 unauthenticated"),
+            "{err:#}"
+        );
+
+        let mut first = settings(&url, &state, 3);
+        first.duration = Duration::ZERO;
+        run(first, real_pools(), api.clone()).await.unwrap();
+        // The server loses two hosts' inventories and one host altogether.
+        {
+            let mut held = held.lock().unwrap();
+            let ids: Vec<HostId> = FleetState::load(&state)
+                .unwrap()
+                .hosts
+                .iter()
+                .map(|h| h.id)
+                .collect();
+            held.hosts.get_mut(&ids[0]).unwrap().1 = None;
+            held.hosts.get_mut(&ids[1]).unwrap().1 = None;
+            held.hosts.remove(&ids[2]);
+        }
+        let mut again = settings(&url, &state, 3);
+        again.reuse = true;
+        again.duration = Duration::ZERO;
+        let results = run(again, real_pools(), api).await.unwrap();
+        let initial = phase(&results, "initial");
+        assert_eq!(initial.counts["full_upload"], 2);
+        assert_eq!(initial.errors["checkin: 401 unauthenticated"], 1);
+    }
+}
