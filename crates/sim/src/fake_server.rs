@@ -117,8 +117,8 @@ fn authenticate(
     method: &Method,
     path: &str,
     body: &[u8],
-) -> Result<HostId, Response> {
-    let refuse = |m: &str| error(StatusCode::UNAUTHORIZED, "unauthenticated", m);
+) -> Result<HostId, String> {
+    let refuse = |m: &str| m.to_owned();
     let header = headers
         .get("authorization")
         .and_then(|h| h.to_str().ok())
@@ -146,7 +146,7 @@ async fn checkin(State(held): State<Shared>, headers: HeaderMap, body: Bytes) ->
         &body,
     ) {
         Ok(host) => host,
-        Err(refused) => return refused,
+        Err(why) => return error(StatusCode::UNAUTHORIZED, "unauthenticated", &why),
     };
     let Ok(request) = serde_json::from_slice::<CheckinRequest>(&body) else {
         return error(StatusCode::BAD_REQUEST, "invalid", "not a check-in");
@@ -178,7 +178,7 @@ async fn inventory(State(held): State<Shared>, headers: HeaderMap, body: Bytes) 
         &body,
     ) {
         Ok(host) => host,
-        Err(refused) => return refused,
+        Err(why) => return error(StatusCode::UNAUTHORIZED, "unauthenticated", &why),
     };
     let Ok(upload) = serde_json::from_slice::<InventoryUpload>(&body) else {
         return error(
