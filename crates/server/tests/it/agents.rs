@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rivet_core::agent::{AgentKey, CheckinResponse, EnrollResponse, InventoryUpload};
 use rivet_core::host::{InventoryDelta, canonicalize, digest};
-use rivet_core::inventory::{HostFacts, Inventory, OsRelease, Package, PackageFormat};
+use rivet_core::inventory::{HostFacts, Inventory, OsRelease, Package};
 use rivet_server::clock::{Clock, ManualClock};
 use rivet_server::config::Config;
 use rivet_server::serve::{Running, start};
