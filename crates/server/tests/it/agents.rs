@@ -571,3 +571,92 @@ pub async fn agents_enroll_report_and_are_revoked(database_url: Option<String>) 
     assert_eq!(body["error"]["kind"], "clock_skew");
     s.stop().await;
 }
+
+/// The agent's own code (enroll with the fingerprint pinned, collect a real
+/// dpkg root, check in) against the server: the server then holds exactly
+/// the root's packages, and a package removed from the root shows up in the
+/// history after the next check-in.
+pub async fn the_agent_enrolls_and_reports_a_root(database_url: Option<String>) {
+    let s = Server::start(database_url).await;
+    let tenant = s.customer("Agent root").await;
+    let token = s.token(&tenant, 1).await;
+    let work = s.config.server.data_dir.join("agent-work");
+    let root = work.join("root");
+    std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    let status =
+        std::fs::read_to_string("../../../shared/data/inventories/debian12-minbase.dpkg-status")
+            .unwrap();
+    std::fs::write(root.join("var/lib/dpkg/status"), &status).unwrap();
+    std::fs::write(
+        root.join("etc/os-release"),
+        "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
+    )
+    .unwrap();
+    let state = work.join("state");
+    let fingerprint = s.running.as_ref().unwrap().ca_fingerprint.clone().unwrap();
+    let enrolled = rivet_agent::enroll(
+        &rivet_agent::EnrollOptions {
+            server: rivet_agent::ServerUrl::parse(s.url()).unwrap(),
+            token,
+            ca_fingerprint: Some(fingerprint.parse().unwrap()),
+            state_dir: state.clone(),
+            hostname: "root-host".into(),
+            force: false,
+        },
+        s.clock.now(),
+    )
+    .await
+    .unwrap();
+    assert!(!enrolled.trusted_on_first_use);
+    let report = rivet_agent::checkin_once(&state, &root, s.clock.now())
+        .await
+        .unwrap();
+    assert!(report.uploaded.is_some(), "the first check-in uploads");
+    let host = enrolled.enrollment.host.to_string();
+    let (_, held) = s
+        .call(
+            reqwest::Method::GET,
+            &format!("/hosts/{host}/packages"),
+            None,
+            None,
+        )
+        .await;
+    let held: Vec<Package> = serde_json::from_value(held).unwrap();
+    let mut expected = rivet_agent::packages::dpkg::parse_status(&status, "status").packages;
+    expected.sort_by(rivet_core::host::package_order);
+    assert_eq!(
+        held, expected,
+        "the server holds exactly the root's dpkg packages"
+    );
+
+    // Remove a package from the root's database; the next check-in records it.
+    let without: Vec<&str> = status
+        .split("\n\n")
+        .filter(|stanza| !stanza.starts_with("Package: gzip\n"))
+        .collect();
+    std::fs::write(root.join("var/lib/dpkg/status"), without.join("\n\n")).unwrap();
+    s.clock.advance(jiff::SignedDuration::from_mins(15));
+    let report = rivet_agent::checkin_once(&state, &root, s.clock.now())
+        .await
+        .unwrap();
+    assert!(report.uploaded.is_some());
+    let (_, history) = s
+        .call(
+            reqwest::Method::GET,
+            &format!("/hosts/{host}/history"),
+            None,
+            None,
+        )
+        .await;
+    let items = history["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{history}");
+    assert_eq!(items[0]["change"], "removed");
+    assert_eq!(items[0]["name"], "gzip");
+    // Unchanged now: nothing is uploaded.
+    let report = rivet_agent::checkin_once(&state, &root, s.clock.now())
+        .await
+        .unwrap();
+    assert!(report.uploaded.is_none());
+    s.stop().await;
+}

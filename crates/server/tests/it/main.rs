@@ -80,3 +80,17 @@ async fn agents_over_tls_on_postgres() {
     agents::agents_enroll_report_and_are_revoked(Some(db.url.clone())).await;
     db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_reports_a_root_on_sqlite() {
+    agents::the_agent_enrolls_and_reports_a_root(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_reports_a_root_on_postgres() {
+    let Some(db) = rivet_store::testing::TestDatabase::postgres().await else {
+        return;
+    };
+    agents::the_agent_enrolls_and_reports_a_root(Some(db.url.clone())).await;
+    db.drop_database().await;
+}
