@@ -112,8 +112,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 .conn
                 .server
                 .as_deref()
-                .unwrap_or("http://127.0.0.1:8440");
-            cli::login(server, &user).await?;
+                .unwrap_or("https://127.0.0.1:8440");
+            cli::login(server, cli.conn.ca_cert.as_deref(), &user).await?;
         }
         Command::Whoami => cli::whoami(&cli.conn).await?,
         Command::Tenant(cmd) => cli::tenant(&cli.conn, cmd).await?,

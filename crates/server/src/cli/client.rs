@@ -14,6 +14,18 @@ pub struct Credentials {
     pub server: String,
     /// The API token.
     pub token: String,
+    /// The CA certificate (PEM) trusted for the server, if not a system CA.
+    #[serde(default)]
+    pub ca_cert: Option<String>,
+}
+
+/// Reads a PEM CA certificate given with `--ca-cert`.
+pub fn read_ca(path: &std::path::Path) -> anyhow::Result<String> {
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the CA certificate {}", path.display()))?;
+    reqwest::Certificate::from_pem(pem.as_bytes())
+        .with_context(|| format!("{} is not a PEM certificate", path.display()))?;
+    Ok(pem)
 }
 
 /// Where `rivet login` keeps its credentials: `$RIVET_CREDENTIALS`, else
@@ -75,16 +87,20 @@ pub struct Client {
 
 impl Client {
     /// A client for `server` (a base URL such as `http://127.0.0.1:8440`).
-    pub fn new(server: &str, token: Option<String>) -> anyhow::Result<Self> {
+    /// With `ca`, the server's certificate must chain to that CA alone.
+    pub fn new(server: &str, token: Option<String>, ca: Option<&str>) -> anyhow::Result<Self> {
         let base = server.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             bail!("server URL {base:?} must start with http:// or https://");
         }
         crate::install_crypto_provider();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("rivet-cli/", env!("CARGO_PKG_VERSION")))
-            .timeout(std::time::Duration::from_secs(60))
-            .build()?;
+            .timeout(std::time::Duration::from_secs(60));
+        if let Some(pem) = ca {
+            builder = builder.tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes())?]);
+        }
+        let http = builder.build()?;
         Ok(Client { base, token, http })
     }
 

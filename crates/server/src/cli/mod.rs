@@ -25,6 +25,11 @@ pub struct Connection {
     /// An API token (default: from `rivet login`).
     #[arg(long, env = "RIVET_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// The CA certificate (PEM) to trust for the server, e.g. the server's
+    /// `<data_dir>/tls/ca.pem` (default: from `rivet login`, else the
+    /// system's trusted CAs).
+    #[arg(long, env = "RIVET_CA_CERT", global = true)]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// Output format of listings and records.
     #[arg(long, value_enum, default_value_t = Output::Table, global = true)]
     pub output: Output,
@@ -38,8 +43,12 @@ impl Connection {
             .clone()
             .or_else(|| saved.as_ref().map(|c| c.server.clone()))
             .context("no server: pass --server URL, set RIVET_URL, or run `rivet login`")?;
+        let ca = match &self.ca_cert {
+            Some(path) => Some(client::read_ca(path)?),
+            None => saved.as_ref().and_then(|c| c.ca_cert.clone()),
+        };
         let token = self.token.clone().or_else(|| saved.map(|c| c.token));
-        Client::new(&server, token)
+        Client::new(&server, token, ca.as_deref())
     }
 }
 
@@ -353,12 +362,17 @@ const AUDIT_COLUMNS: &[(&str, &str)] = &[
 ];
 
 /// `rivet login`: trades a password for a token and saves both.
-pub async fn login(server: &str, user: &str) -> anyhow::Result<()> {
+pub async fn login(
+    server: &str,
+    ca_cert: Option<&std::path::Path>,
+    user: &str,
+) -> anyhow::Result<()> {
+    let ca = ca_cert.map(client::read_ca).transpose()?;
     let password = match std::env::var("RIVET_PASSWORD") {
         Ok(p) => p,
         Err(_) => rpassword::prompt_password(format!("Password for {user}: "))?,
     };
-    let client = Client::new(server, None)?;
+    let client = Client::new(server, None, ca.as_deref())?;
     let issued = client
         .call(
             reqwest::Method::POST,
@@ -374,6 +388,7 @@ pub async fn login(server: &str, user: &str) -> anyhow::Result<()> {
     let path = client::save_credentials(&Credentials {
         server: server.trim_end_matches('/').to_owned(),
         token,
+        ca_cert: ca,
     })?;
     crate::say!(
         "Logged in to {server} as {user}; token valid until {} (saved in {}).",
