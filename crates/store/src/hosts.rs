@@ -741,6 +741,7 @@ impl Store {
     /// key. The token is used up in the same transaction that creates the
     /// host, so that two agents racing with one token get one host.
     #[tracing::instrument(skip(self, secret_matches, public_key))]
+    #[allow(clippy::too_many_arguments)]
     pub async fn enroll_host(
         &self,
         token_id: EnrollmentId,
@@ -1009,13 +1010,14 @@ impl Store {
 
     /// What authenticating an agent and answering its check-in needs.
     pub async fn agent_identity(&self, host: HostId) -> Result<Option<AgentIdentity>, StoreError> {
-        let row: Option<(
+        type Row = (
             String,
             Option<String>,
             Option<i64>,
             Option<String>,
             Option<i64>,
-        )> = on_pool!(self, pool => {
+        );
+        let row: Option<Row> = on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT tenant_id, public_key, revoked_at, inventory_digest, collect_requested_at FROM hosts WHERE id = $1",
             )
