@@ -27,7 +27,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot open the database {}", rivet_store::redact_url(&url)))
 }
 
-fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+/// Creates `dir` (and its parents) readable by the owner only, if missing.
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if !dir.exists() {
         std::fs::DirBuilder::new()

@@ -124,7 +124,7 @@ impl Tls {
     }
 
     fn auto(dir: &Path, names: Vec<String>, now: Timestamp) -> anyhow::Result<Tls> {
-        create_private_dir(dir)?;
+        crate::serve::create_private_dir(dir)?;
         let ca_cert_path = dir.join("ca.pem");
         let ca_key_path = dir.join("ca.key");
         if !ca_cert_path.exists() {
@@ -260,15 +260,7 @@ fn offset(now: Timestamp, days: i64) -> anyhow::Result<time::OffsetDateTime> {
 }
 
 fn pem_of(der: &CertificateDer<'_>) -> String {
-    use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in body.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-        pem.push('\n');
-    }
-    pem.push_str("-----END CERTIFICATE-----\n");
-    pem
+    pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec()))
 }
 
 /// The names the server certificate carries: the configured ones, the
@@ -292,18 +284,6 @@ fn names(config: &TlsConfig, listen: SocketAddr) -> Vec<String> {
     let mut seen = std::collections::BTreeSet::new();
     names.retain(|n| seen.insert(n.clone()));
     names
-}
-
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    Ok(())
 }
 
 fn write_private(path: &PathBuf, bytes: &[u8]) -> anyhow::Result<()> {

@@ -11,7 +11,7 @@ use rivet_core::page::{Page, PageRequest};
 use serde::Serialize;
 
 use crate::audit::append_audit;
-use crate::row::{micros, opt_timestamp, timestamp};
+use crate::row::{micros, opt_timestamp, params_from, timestamp, values};
 use crate::{Store, StoreError, in_tx, on_pool};
 
 /// An advisory document ready to store: the columns Rivet searches by, and
@@ -230,33 +230,12 @@ impl Store {
     /// its parameters — a profile of the AlmaLinux import spent 61 % there
     /// with 500 rows per statement. A tenth of that is the sweet spot
     /// between that and the per-statement cost of single rows.
-    fn rows_per_insert(&self, rows: usize) -> usize {
+    pub(crate) fn rows_per_insert(&self, rows: usize) -> usize {
         match self.backend() {
             crate::Backend::Sqlite => (rows / 10).max(1),
             crate::Backend::Postgres => rows,
         }
     }
-}
-
-/// `($1, $2, …), (…)` for `rows` rows of `columns` parameters.
-fn values(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let params: Vec<String> = (1..=columns)
-                .map(|c| format!("${}", r * columns + c))
-                .collect();
-            format!("({})", params.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `$1, $2, …` for `n` parameters.
-fn params(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl Store {
@@ -295,7 +274,7 @@ impl Store {
             for chunk in batch.chunks(self.rows_per_insert(ROWS_PER_INSERT)) {
                 let sql = format!(
                     "SELECT key, content_sha256, modified FROM advisories WHERE key IN ({})",
-                    params(chunk.len())
+                    params_from(1, chunk.len())
                 );
                 let mut q = sqlx::query_as::<_, (String, String, Option<i64>)>(sqlx::AssertSqlSafe(sql));
                 for r in chunk {
@@ -323,7 +302,7 @@ impl Store {
                     }
                 }
                 if !replaced.is_empty() {
-                    let sql = format!("DELETE FROM advisories WHERE key IN ({})", params(replaced.len()));
+                    let sql = format!("DELETE FROM advisories WHERE key IN ({})", params_from(1, replaced.len()));
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for k in &replaced {
                         q = q.bind(*k);

@@ -28,7 +28,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::audit::append_audit;
-use crate::row::{corrupt, micros, opt_timestamp, parse, summary, timestamp, visible};
+use crate::row::{
+    corrupt, micros, opt_timestamp, params_from, parse, summary, timestamp, values, visible,
+};
 use crate::tenants::cursor_id;
 use crate::{Store, StoreError, in_tx, on_pool};
 
@@ -540,36 +542,9 @@ macro_rules! fetch_host {
     }};
 }
 
-/// Rows per multi-row statement when writing package sets (see
-/// `rows_per_insert` for SQLite's smaller share).
+/// Rows per multi-row statement when writing package sets (before
+/// `rows_per_insert` gives SQLite its smaller share).
 const PACKAGE_ROWS: usize = 400;
-
-/// `($1, $2, …), (…)` for `rows` rows of `columns` parameters.
-fn values(rows: usize, columns: usize) -> String {
-    let mut out = String::with_capacity(rows * columns * 5);
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for c in 1..=columns {
-            if c > 1 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(r * columns + c).to_string());
-        }
-        out.push(')');
-    }
-    out
-}
-
-fn params_from(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 type PackageRow = (
     i64,
@@ -616,10 +591,16 @@ fn package_from_row(row: PackageRow) -> Result<(i64, Package), StoreError> {
     ))
 }
 
+/// A host's packages by its `seq`, in no particular order.
 const HOST_PACKAGES_SQL: &str = "SELECT hp.package_id, hp.installed_at, p.format, p.name, \
     p.version, p.architecture, p.source_name, p.source_version, p.repository \
-    FROM host_packages hp JOIN packages p ON p.id = hp.package_id WHERE hp.host_seq = $1 \
-    ORDER BY p.format, p.name, p.architecture, p.version";
+    FROM host_packages hp JOIN packages p ON p.id = hp.package_id WHERE hp.host_seq = $1";
+
+/// The same by the host's id.
+const HOST_PACKAGES_BY_ID_SQL: &str = "SELECT hp.package_id, hp.installed_at, p.format, p.name, \
+    p.version, p.architecture, p.source_name, p.source_version, p.repository \
+    FROM hosts h JOIN host_packages hp ON hp.host_seq = h.seq \
+    JOIN packages p ON p.id = hp.package_id WHERE h.id = $1";
 
 impl Store {
     /// Creates an enrollment token.
@@ -872,7 +853,7 @@ macro_rules! write_packages {
             }
         }
         added.sort_unstable();
-        let chunk = $store.package_rows();
+        let chunk = $store.rows_per_insert(PACKAGE_ROWS);
         for part in removed.chunks(chunk) {
             let sql = format!(
                 "DELETE FROM host_packages WHERE host_seq = $1 AND package_id IN ({})",
@@ -905,11 +886,12 @@ macro_rules! write_packages {
         }
         let mut changes = 0usize;
         if !$baseline && (!removed.is_empty() || !added.is_empty()) {
-            let old_packages: Vec<Package> = old.iter().map(|(_, p)| p.clone()).collect();
+            let (old_ids, old_packages): (Vec<i64>, Vec<Package>) = old.into_iter().unzip();
+            // The changes borrow from the two lists; find a package's id by
+            // its place in its list.
             let id_of = |p: &Package, list: &[Package], list_ids: &[i64]| -> Option<i64> {
                 list.iter().position(|q| std::ptr::eq(q, p)).map(|i| list_ids[i])
             };
-            let old_ids: Vec<i64> = old.iter().map(|(id, _)| *id).collect();
             let found = software_changes(&old_packages, packages);
             let history: Vec<(&'static str, Option<i64>, Option<i64>)> = found
                 .iter()
@@ -939,15 +921,6 @@ macro_rules! write_packages {
 }
 
 impl Store {
-    fn package_rows(&self) -> usize {
-        match self.backend() {
-            // See advisories::rows_per_insert: SQLite binds $N in time
-            // quadratic in a statement's parameters.
-            crate::Backend::Sqlite => PACKAGE_ROWS / 10,
-            crate::Backend::Postgres => PACKAGE_ROWS,
-        }
-    }
-
     /// The ids of `packages`, in order, writing the ones never seen before.
     #[tracing::instrument(skip_all, fields(packages = packages.len()))]
     pub async fn intern_packages(&self, packages: &[Package]) -> Result<Vec<i64>, StoreError> {
@@ -959,7 +932,7 @@ impl Store {
         let missing: Vec<usize> = (0..packages.len()).filter(|&i| ids[i].is_none()).collect();
         if !missing.is_empty() {
             let mut found: HashMap<String, i64> = HashMap::new();
-            let chunk = self.package_rows();
+            let chunk = self.rows_per_insert(PACKAGE_ROWS);
             in_tx!(self, tx => {
                 for part in missing.chunks(chunk) {
                     let sql = format!(
@@ -1072,14 +1045,10 @@ impl Store {
     /// A host's current packages, in canonical order.
     pub async fn host_packages(&self, host: HostId) -> Result<Vec<Package>, StoreError> {
         let rows: Vec<PackageRow> = on_pool!(self, pool => {
-            let seq: Option<(i64,)> = sqlx::query_as("SELECT seq FROM hosts WHERE id = $1")
+            sqlx::query_as(HOST_PACKAGES_BY_ID_SQL)
                 .bind(host.to_string())
-                .fetch_optional(pool)
-                .await?;
-            match seq {
-                None => Vec::new(),
-                Some((seq,)) => sqlx::query_as(HOST_PACKAGES_SQL).bind(seq).fetch_all(pool).await?,
-            }
+                .fetch_all(pool)
+                .await?
         });
         let mut packages: Vec<Package> = rows
             .into_iter()

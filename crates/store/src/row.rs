@@ -69,6 +69,23 @@ pub(crate) fn visible(vis: &Visibility, column: &str, first_param: usize) -> (St
     }
 }
 
+/// `($1, $2, …), (…)` for `rows` rows of `columns` parameters, for
+/// multi-row statements.
+pub(crate) fn values(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", params_from(r * columns + 1, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `$first, $first+1, …` for `n` parameters.
+pub(crate) fn params_from(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Serialises a record for the audit log's before/after summary.
 pub(crate) fn summary<T: serde::Serialize>(value: &T) -> Option<String> {
     serde_json::to_string(value).ok()

@@ -23,7 +23,7 @@ use rivet_core::agent::{
 use rivet_core::host::{InventoryDigest, canonicalize, digest};
 use rivet_core::id::HostId;
 use rivet_core::inventory::Inventory;
-use rivet_store::{AgentIdentity, EnrollRefusal, InventoryRefusal, Store};
+use rivet_store::{AgentIdentity, InventoryRefusal, Store};
 use tokio::sync::{Notify, Semaphore};
 
 use super::error::{ApiError, ErrorBody, ErrorKind};
@@ -175,14 +175,7 @@ async fn authenticate(
         })?;
     let auth =
         AgentAuthorization::parse(header).map_err(|e| ApiError::unauthenticated(e.to_string()))?;
-    let identity = api.store.agent_identity(auth.host).await?.ok_or_else(|| {
-        ApiError::unauthenticated("this agent's host is not known here (deleted?); enroll again")
-    })?;
-    if let Some(at) = identity.revoked_at {
-        return Err(ApiError::unauthenticated(format!(
-            "this agent was revoked at {at}; enroll again with a new token"
-        )));
-    }
+    let identity = current_identity(api, auth.host).await?;
     let Some(key) = &identity.public_key else {
         return Err(ApiError::unauthenticated("this host has no agent"));
     };
@@ -192,6 +185,20 @@ async fn authenticate(
             AgentAuthError::ClockSkew { .. } => ApiError::new(ErrorKind::ClockSkew, e.to_string()),
             other => ApiError::unauthenticated(other.to_string()),
         })?;
+    Ok(identity)
+}
+
+/// A host's agent identity as it is now: refused if the host is gone or
+/// its agent revoked.
+async fn current_identity(api: &Api, host: HostId) -> Result<AgentIdentity, ApiError> {
+    let identity = api.store.agent_identity(host).await?.ok_or_else(|| {
+        ApiError::unauthenticated("this agent's host is not known here (deleted?); enroll again")
+    })?;
+    if let Some(at) = identity.revoked_at {
+        return Err(ApiError::unauthenticated(format!(
+            "this agent was revoked at {at}; enroll again with a new token"
+        )));
+    }
     Ok(identity)
 }
 
@@ -248,12 +255,7 @@ pub async fn enroll(
                 }),
             ))
         }
-        Err(
-            refusal @ (EnrollRefusal::Unknown
-            | EnrollRefusal::Used
-            | EnrollRefusal::Expired
-            | EnrollRefusal::Revoked),
-        ) => Err(ApiError::unauthenticated(refusal.to_string())),
+        Err(refusal) => Err(ApiError::unauthenticated(refusal.to_string())),
     }
 }
 
@@ -302,14 +304,7 @@ pub async fn checkin(
         if woken {
             // Whatever happened meanwhile (a revocation, a request for a
             // fresh inventory) decides the answer.
-            let later = api.clock.now();
-            identity = authenticate(&api, &headers, &method, &uri, &bytes, later)
-                .await
-                .or_else(|e| match e.kind {
-                    // The request was in time when it arrived.
-                    ErrorKind::ClockSkew => Ok(identity.clone()),
-                    _ => Err(e),
-                })?;
+            identity = current_identity(&api, identity.host_id).await?;
             inventory = wanted(&identity);
             collect_now = identity.collect_requested_at.is_some();
         }
