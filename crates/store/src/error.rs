@@ -28,6 +28,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A write batched with others failed (or its writer stopped).
+    #[error("database error in a batched write: {0}")]
+    Batch(String),
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

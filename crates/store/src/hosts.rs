@@ -238,6 +238,64 @@ pub struct HistoryEntry {
     pub change_request: Option<String>,
 }
 
+/// An agent's inventory to store (see [`Store::store_inventory`]).
+#[derive(Debug)]
+pub struct InventoryWrite {
+    /// The host it is for.
+    pub host: HostId,
+    /// The inventory, canonical.
+    pub inventory: Inventory,
+    /// Its digest.
+    pub digest: InventoryDigest,
+    /// The inventory the host must still hold (the base of a delta).
+    pub expected_base: Option<InventoryDigest>,
+    /// When it arrived.
+    pub at: Timestamp,
+}
+
+/// What storing an inventory came to.
+pub type InventoryOutcome = Result<Result<InventoryStored, InventoryRefusal>, StoreError>;
+
+/// An inventory waiting for the writer, with what the caller prepared.
+pub(crate) struct InventoryJob {
+    write: InventoryWrite,
+    ids: Vec<i64>,
+    facts: String,
+    done: tokio::sync::oneshot::Sender<InventoryOutcome>,
+}
+
+/// Inventories waiting for the writer at most.
+pub(crate) const INVENTORY_QUEUE: usize = 256;
+/// Inventories written in one transaction at most.
+const INVENTORIES_PER_BATCH: usize = 64;
+
+/// The writer of inventories: takes whatever jobs are waiting (at most a
+/// batch), writes them in one transaction and answers each. It stops when
+/// every store handing it jobs is gone.
+pub(crate) async fn write_inventories(
+    store: Store,
+    mut jobs: tokio::sync::mpsc::Receiver<InventoryJob>,
+) {
+    let mut batch = Vec::with_capacity(INVENTORIES_PER_BATCH);
+    while jobs.recv_many(&mut batch, INVENTORIES_PER_BATCH).await > 0 {
+        match store.write_inventory_batch(&batch).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    // A caller that gave up waiting needs no answer.
+                    let _ = job.done.send(outcome);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, inventories = batch.len(), "writing inventories failed");
+                let message = error.to_string();
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Err(StoreError::Batch(message.clone())));
+                }
+            }
+        }
+    }
+}
+
 /// How an inventory was stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InventoryStored {
@@ -1061,42 +1119,72 @@ impl Store {
     /// Stores an agent's inventory (canonical, with its digest) as the
     /// host's current one and records what changed. With `expected_base`,
     /// the host must still hold that inventory (a delta was applied to it).
-    #[tracing::instrument(skip_all, fields(host = %host, packages = inventory.packages.len()))]
-    pub async fn store_inventory(
+    ///
+    /// Inventories arriving together are written together, in one
+    /// transaction with a savepoint each (group commit): a host's packages
+    /// are rows of an index keyed by package, so every inventory written
+    /// alone dirties a page per package, while hosts written together share
+    /// most of their packages and so most of those pages.
+    #[tracing::instrument(skip_all, fields(host = %write.host, packages = write.inventory.packages.len()))]
+    pub async fn store_inventory(&self, write: InventoryWrite) -> InventoryOutcome {
+        let jobs = self
+            .inventory_jobs
+            .as_ref()
+            .ok_or_else(|| StoreError::Batch("this store has no inventory writer".into()))?;
+        let ids = self.intern_packages(&write.inventory.packages).await?;
+        let facts = serde_json::to_string(&InventoryRest::of(&write.inventory))
+            .map_err(|e| StoreError::Refused(e.to_string()))?;
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        jobs.send(InventoryJob {
+            write,
+            ids,
+            facts,
+            done,
+        })
+        .await
+        .map_err(|_| StoreError::Batch("the inventory writer has stopped".into()))?;
+        outcome.await.unwrap_or_else(|_| {
+            Err(StoreError::Batch(
+                "the inventory writer stopped before writing".into(),
+            ))
+        })
+    }
+
+    /// Writes `jobs` in one transaction, each in its own savepoint, and
+    /// returns each one's outcome in order.
+    async fn write_inventory_batch(
         &self,
-        host: HostId,
-        inventory: &Inventory,
-        digest: &InventoryDigest,
-        expected_base: Option<&InventoryDigest>,
-        at: Timestamp,
-    ) -> Result<Result<InventoryStored, InventoryRefusal>, StoreError> {
-        let ids = self.intern_packages(&inventory.packages).await?;
-        let rest = InventoryRest::of(inventory);
-        let facts = serde_json::to_string(&rest).map_err(|e| StoreError::Refused(e.to_string()))?;
-        let os = inventory.host.os.as_ref();
-        let name = inventory
-            .host
-            .fqdn
-            .clone()
-            .or_else(|| inventory.host.hostname.clone());
-        let result = in_tx!(self, tx => {
-            let row: Option<(i64, Option<String>, String)> = sqlx::query_as(
-                "SELECT seq, inventory_digest, source FROM hosts WHERE id = $1",
-            )
-            .bind(host.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-            match row {
-                None => Err(InventoryRefusal::UnknownHost),
-                Some((_, held, _)) if expected_base.is_some_and(|b| held.as_deref() != Some(b.as_str())) => {
-                    Err(InventoryRefusal::BaseMismatch {
-                        held: held.and_then(|h| InventoryDigest::try_from(h).ok()),
-                    })
-                }
-                Some((seq, held, source)) => {
+        jobs: &[InventoryJob],
+    ) -> Result<Vec<InventoryOutcome>, StoreError> {
+        Ok(in_tx!(self, tx => {
+            let mut outcomes = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                let mut sp = sqlx::Acquire::begin(&mut tx).await?;
+                let outcome: InventoryOutcome = async {
+                    let InventoryWrite { host, inventory, digest, expected_base, at } = &job.write;
+                    let at = *at;
+                    let row: Option<(i64, Option<String>, String)> = sqlx::query_as(
+                        "SELECT seq, inventory_digest, source FROM hosts WHERE id = $1",
+                    )
+                    .bind(host.to_string())
+                    .fetch_optional(&mut *sp)
+                    .await?;
+                    let Some((seq, held, source)) = row else {
+                        return Ok(Err(InventoryRefusal::UnknownHost));
+                    };
+                    if expected_base.as_ref().is_some_and(|b| held.as_deref() != Some(b.as_str())) {
+                        return Ok(Err(InventoryRefusal::BaseMismatch {
+                            held: held.and_then(|h| InventoryDigest::try_from(h).ok()),
+                        }));
+                    }
                     let baseline = held.is_none();
-                    let changes = write_packages!(self, tx, seq, &inventory.packages, &ids, baseline, at);
-                    let name = if source == "agent" { name.clone() } else { None };
+                    let changes = write_packages!(self, sp, seq, &inventory.packages, &job.ids, baseline, at);
+                    let os = inventory.host.os.as_ref();
+                    let name = if source == "agent" {
+                        inventory.host.fqdn.clone().or_else(|| inventory.host.hostname.clone())
+                    } else {
+                        None
+                    };
                     sqlx::query(
                         "UPDATE hosts SET name = COALESCE($1, name), os_id = $2, os_version = $3, os_name = $4, \
                          architecture = $5, reboot_required = $6, package_count = $7, facts = $8, \
@@ -1111,18 +1199,24 @@ impl Store {
                     .bind(inventory.host.architecture.clone())
                     .bind(inventory.reboot.required)
                     .bind(inventory.packages.len() as i64)
-                    .bind(&facts)
+                    .bind(&job.facts)
                     .bind(digest.as_str())
                     .bind(micros(inventory.collected_at))
                     .bind(micros(at))
                     .bind(seq)
-                    .execute(&mut *tx)
+                    .execute(&mut *sp)
                     .await?;
-                    Ok(InventoryStored { changes, packages: inventory.packages.len() })
+                    Ok(Ok(InventoryStored { changes, packages: inventory.packages.len() }))
                 }
+                .await;
+                match outcome {
+                    Ok(Ok(_)) => sp.commit().await?,
+                    _ => sp.rollback().await?,
+                }
+                outcomes.push(outcome);
             }
-        });
-        Ok(result)
+            outcomes
+        }))
     }
 
     /// Creates or updates a host without an agent from imported software

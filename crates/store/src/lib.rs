@@ -36,7 +36,7 @@ pub use audit::{AuditFilter, Verification};
 pub use error::StoreError;
 pub use hosts::{
     AgentIdentity, EnrollRefusal, EnrollmentToken, HistoryEntry, Host, HostFilter, HostSource,
-    InventoryRefusal, InventoryStored, NewEnrollment,
+    InventoryOutcome, InventoryRefusal, InventoryStored, InventoryWrite, NewEnrollment,
 };
 pub use sources::{AdvisorySource, NewSource};
 pub use tokens::{NewToken, TokenOwner};
@@ -62,7 +62,25 @@ enum Pool {
 pub struct Store {
     pool: Pool,
     interned: std::sync::Arc<hosts::Interned>,
+    writer: std::sync::Arc<Writer>,
+    /// Where inventories queue for their writer (`None` in the writer's
+    /// own copy, so that the writer stops when the last store is dropped).
+    inventory_jobs: Option<tokio::sync::mpsc::Sender<hosts::InventoryJob>>,
 }
+
+/// SQLite takes one writer at a time. Its own wait for the lock sleeps in
+/// growing steps (up to 100 ms), so writers of this process queue here
+/// instead, first come first served, and find the lock free. The queue also
+/// counts commits, to checkpoint the write-ahead log now and then: under a
+/// steady stream of readers SQLite's own passive checkpoints never get to
+/// restart the log, which then grows without bound.
+#[derive(Default)]
+struct Writer {
+    commits_since_checkpoint: tokio::sync::Mutex<u32>,
+}
+
+/// Write transactions between two checkpoints of SQLite's log.
+const COMMITS_PER_CHECKPOINT: u32 = 1000;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,9 +109,15 @@ macro_rules! in_tx {
     ($store:expr, $tx:ident => $body:expr) => {
         match &$store.pool {
             $crate::Pool::Sqlite(pool) => {
+                let mut commits = $store.writer.commits_since_checkpoint.lock().await;
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;
+                *commits += 1;
+                if *commits >= $crate::COMMITS_PER_CHECKPOINT {
+                    *commits = 0;
+                    $crate::checkpoint(pool).await;
+                }
                 out
             }
             $crate::Pool::Postgres(pool) => {
@@ -160,10 +184,16 @@ impl Store {
                 redact_url(url)
             )));
         };
-        Ok(Store {
+        let mut store = Store {
             pool,
             interned: Default::default(),
-        })
+            writer: Default::default(),
+            inventory_jobs: None,
+        };
+        let (jobs, queue) = tokio::sync::mpsc::channel(hosts::INVENTORY_QUEUE);
+        tokio::spawn(hosts::write_inventories(store.clone(), queue));
+        store.inventory_jobs = Some(jobs);
+        Ok(store)
     }
 
     /// The backend this store runs on.
@@ -195,6 +225,28 @@ impl Store {
     /// Closes every connection (on shutdown, and before dropping a test database).
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await);
+    }
+}
+
+/// Copies SQLite's write-ahead log into the database and truncates it,
+/// waiting (up to the busy timeout) for the readers still using it. Called
+/// with the writer's lock held. A checkpoint that cannot finish is only
+/// logged: the next one catches up.
+async fn checkpoint(pool: &SqlitePool) {
+    let result: Result<(i64, i64, i64), sqlx::Error> =
+        sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(pool)
+            .await;
+    match result {
+        Ok((0, _, _)) => {}
+        Ok((_, log, copied)) => {
+            tracing::warn!(
+                log,
+                copied,
+                "SQLite checkpoint blocked by readers; retried later"
+            )
+        }
+        Err(error) => tracing::warn!(%error, "SQLite checkpoint failed"),
     }
 }
 

@@ -225,7 +225,7 @@ impl Store {
     /// and written at most once a minute per token to spare the database.
     pub async fn touch_token(&self, id: TokenId, at: Timestamp) -> Result<(), StoreError> {
         let stale_before = micros(at) - 60_000_000;
-        on_pool!(self, pool => {
+        in_tx!(self, tx => {
             sqlx::query(
                 "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 \
                  AND (last_used_at IS NULL OR last_used_at < $3)",
@@ -233,7 +233,7 @@ impl Store {
             .bind(micros(at))
             .bind(id.to_string())
             .bind(stale_before)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
         });
         Ok(())

@@ -23,7 +23,7 @@ use rivet_core::agent::{
 use rivet_core::host::{InventoryDigest, canonicalize, digest};
 use rivet_core::id::HostId;
 use rivet_core::inventory::Inventory;
-use rivet_store::{AgentIdentity, InventoryRefusal, Store};
+use rivet_store::{AgentIdentity, InventoryRefusal, InventoryWrite, Store};
 use tokio::sync::{Notify, Semaphore};
 
 use super::error::{ApiError, ErrorBody, ErrorKind};
@@ -376,7 +376,13 @@ pub async fn upload_inventory(
     let digest = digest(&inventory);
     let stored = api
         .store
-        .store_inventory(host, &inventory, &digest, base.as_ref(), now)
+        .store_inventory(InventoryWrite {
+            host,
+            inventory,
+            digest: digest.clone(),
+            expected_base: base,
+            at: now,
+        })
         .await?;
     match stored {
         Ok(stored) => {

@@ -278,7 +278,13 @@ impl TestServer {
             .unwrap()
             .unwrap();
         self.store
-            .store_inventory(host.id, &inventory, &digest, None, self.now())
+            .store_inventory(rivet_store::InventoryWrite {
+                host: host.id,
+                inventory,
+                digest,
+                expected_base: None,
+                at: self.now(),
+            })
             .await
             .unwrap()
             .unwrap();

@@ -48,4 +48,5 @@ on_every_backend!(
     advisories_are_found_by_filter,
     kev_and_epss_are_joined_by_cve,
     due_sources_are_claimed_once,
+    inventories_stored_together_keep_their_own_outcomes,
 );

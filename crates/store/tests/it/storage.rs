@@ -923,3 +923,145 @@ pub async fn due_sources_are_claimed_once(store: Store) {
     );
     assert!(store.list_sources().await.unwrap().is_empty());
 }
+
+fn inventory_of(packages: &[(&str, &str)]) -> rivet_core::inventory::Inventory {
+    use rivet_core::inventory::{Inventory, Package, PackageFormat};
+    let mut inventory = Inventory {
+        collected_at: at(10),
+        host: Default::default(),
+        packages: packages
+            .iter()
+            .map(|(name, version)| Package {
+                format: PackageFormat::Deb,
+                name: (*name).into(),
+                version: (*version).into(),
+                architecture: "amd64".into(),
+                source_name: (*name).into(),
+                source_version: (*version).into(),
+                repository: None,
+                installed_at: None,
+            })
+            .collect(),
+        unfinished_packages: vec![],
+        reboot: Default::default(),
+        stale_processes: vec![],
+        problems: vec![],
+    };
+    rivet_core::host::canonicalize(&mut inventory);
+    inventory
+}
+
+async fn enrolled_host(store: &Store, tenant: TenantId, name: &str) -> rivet_core::id::HostId {
+    use rivet_core::id::{EnrollmentId, HostId};
+    let enrollment = store
+        .create_enrollment(
+            &rivet_store::NewEnrollment {
+                id: EnrollmentId::new(at(2), rnd()),
+                tenant_id: tenant,
+                secret_hash: "unused".into(),
+                attributes: Default::default(),
+                note: String::new(),
+                expires_at: at(3600),
+            },
+            &Actor::system(),
+            at(2),
+        )
+        .await
+        .unwrap();
+    let key = rivet_core::agent::AgentKey::from_bytes(rnd().repeat(4)[..32].try_into().unwrap());
+    store
+        .enroll_host(
+            enrollment.id,
+            |_| true,
+            HostId::new(at(3), rnd()),
+            &key.public(),
+            name,
+            "test",
+            at(3),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// Inventories stored at the same time share a transaction (group commit),
+/// yet each has its own outcome: a refused one (a stale base, an unknown
+/// host) leaves the others stored and writes nothing itself.
+pub async fn inventories_stored_together_keep_their_own_outcomes(store: Store) {
+    use rivet_core::host::digest;
+    use rivet_store::{InventoryRefusal, InventoryWrite};
+    bootstrapped(&store).await;
+    let tenant = customer(&store, "Batch").await;
+    let mut hosts = Vec::new();
+    for n in 0..24 {
+        hosts.push(enrolled_host(&store, tenant, &format!("host-{n}")).await);
+    }
+    let first = inventory_of(&[("libc6", "2.36-9"), ("openssl", "3.0.11-1")]);
+    let stale = rivet_core::host::InventoryDigest::try_from("0".repeat(64)).unwrap();
+    let writes = hosts.iter().enumerate().map(|(n, host)| {
+        let store = store.clone();
+        let inventory = match n % 3 {
+            0 => first.clone(),
+            _ => inventory_of(&[("libc6", "2.36-9"), ("curl", &format!("7.88.{n}-1"))]),
+        };
+        let write = InventoryWrite {
+            host: *host,
+            digest: digest(&inventory),
+            inventory,
+            // Every fourth host claims a base it never had.
+            expected_base: (n % 4 == 3).then(|| stale.clone()),
+            at: at(20),
+        };
+        tokio::spawn(async move { store.store_inventory(write).await })
+    });
+    let unknown = rivet_core::id::HostId::new(at(3), rnd());
+    let unknown = {
+        let store = store.clone();
+        let inventory = first.clone();
+        tokio::spawn(async move {
+            store
+                .store_inventory(InventoryWrite {
+                    host: unknown,
+                    digest: digest(&inventory),
+                    inventory,
+                    expected_base: None,
+                    at: at(20),
+                })
+                .await
+        })
+    };
+    let outcomes: Vec<_> = join_all(writes.collect()).await;
+    for (n, (host, outcome)) in hosts.iter().zip(outcomes).enumerate() {
+        let packages = store.host_packages(*host).await.unwrap();
+        if n % 4 == 3 {
+            assert_eq!(
+                outcome.unwrap(),
+                Err(InventoryRefusal::BaseMismatch { held: None }),
+                "host {n}"
+            );
+            assert!(
+                packages.is_empty(),
+                "host {n}: a refused inventory is not stored"
+            );
+        } else {
+            let stored = outcome.unwrap().unwrap();
+            assert_eq!(stored.packages, 2, "host {n}");
+            let names: BTreeSet<String> = packages.into_iter().map(|p| p.name).collect();
+            let expected = if n % 3 == 0 { "openssl" } else { "curl" };
+            assert!(names.contains(expected), "host {n}: {names:?}");
+        }
+    }
+    assert_eq!(
+        unknown.await.unwrap().unwrap(),
+        Err(InventoryRefusal::UnknownHost)
+    );
+}
+
+async fn join_all<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
