@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rivet_server::cli::{
-    self, AdvisoryCommand, AuditCommand, Connection, TenantCommand, TokenCommand, UserCommand,
+    self, AdvisoryCommand, AuditCommand, Connection, EnrollmentTokenCommand, HostCommand,
+    TenantCommand, TokenCommand, UserCommand,
 };
 use rivet_server::config::{Config, DEFAULT_CONFIG};
 
@@ -65,6 +66,12 @@ enum Command {
     /// Advisories: import, list, show.
     #[command(subcommand)]
     Advisories(AdvisoryCommand),
+    /// Hosts: search, show, packages, history, export, import, attributes.
+    #[command(subcommand)]
+    Hosts(HostCommand),
+    /// Enrollment tokens that agents join with.
+    #[command(subcommand)]
+    EnrollmentToken(EnrollmentTokenCommand),
 }
 
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
@@ -121,6 +128,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Token(cmd) => cli::token(&cli.conn, cmd).await?,
         Command::Audit(cmd) => return cli::audit(&cli.conn, cmd).await,
         Command::Advisories(cmd) => return cli::advisories(&cli.conn, cmd).await,
+        Command::Hosts(cmd) => cli::hosts(&cli.conn, cmd).await?,
+        Command::EnrollmentToken(cmd) => cli::enrollment_token(&cli.conn, cmd).await?,
     }
     Ok(true)
 }

@@ -104,6 +104,17 @@ impl Client {
         Ok(Client { base, token, http })
     }
 
+    /// A request to `/api/v1{path}` with the token.
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.base));
+        match &self.token {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        }
+    }
+
     /// Sends a request to `/api/v1{path}` and returns the JSON answer
     /// (`Value::Null` for an empty one).
     pub async fn call(
@@ -113,19 +124,11 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> anyhow::Result<Value> {
-        let url = format!("{}/api/v1{path}", self.base);
-        let mut req = self.http.request(method.clone(), &url).query(query);
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
+        let mut req = self.request(method.clone(), path).query(query);
         if let Some(body) = body {
             req = req.json(body);
         }
-        let response = req
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {}", self.base))?;
-        Self::answer(method, path, response).await
+        self.answer(method, path, req).await
     }
 
     /// POSTs raw bytes to `/api/v1{path}`.
@@ -135,39 +138,53 @@ impl Client {
         query: &[(&str, String)],
         bytes: Vec<u8>,
     ) -> anyhow::Result<Value> {
-        let url = format!("{}/api/v1{path}", self.base);
-        let mut req = self
-            .http
-            .post(&url)
+        let req = self
+            .request(reqwest::Method::POST, path)
             .query(query)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .timeout(std::time::Duration::from_secs(600))
             .body(bytes);
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
+        self.answer(reqwest::Method::POST, path, req).await
+    }
+
+    /// GETs a document that is not JSON (an export) as raw bytes.
+    pub async fn download(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Vec<u8>> {
+        let req = self.request(reqwest::Method::GET, path).query(query);
+        let response = self.send(reqwest::Method::GET, path, req).await?;
+        Ok(response.bytes().await?.to_vec())
+    }
+
+    /// The JSON of a successful answer.
+    async fn answer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        req: reqwest::RequestBuilder,
+    ) -> anyhow::Result<Value> {
+        let text = self.send(method, path, req).await?.text().await?;
+        Ok(if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)?
+        })
+    }
+
+    /// Sends a request: a successful answer, or the server's error message.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        req: reqwest::RequestBuilder,
+    ) -> anyhow::Result<reqwest::Response> {
         let response = req
             .send()
             .await
             .with_context(|| format!("cannot reach {}", self.base))?;
-        Self::answer(reqwest::Method::POST, path, response).await
-    }
-
-    /// The JSON of a successful answer, or the server's error message.
-    async fn answer(
-        method: reqwest::Method,
-        path: &str,
-        response: reqwest::Response,
-    ) -> anyhow::Result<Value> {
         let status = response.status();
-        let text = response.text().await?;
         if status.is_success() {
-            return Ok(if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text)?
-            });
+            return Ok(response);
         }
+        let text = response.text().await?;
         let message = serde_json::from_str::<Value>(&text)
             .ok()
             .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))

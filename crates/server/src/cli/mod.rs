@@ -4,6 +4,7 @@
 //! `--token`, `RIVET_URL` / `RIVET_TOKEN`, or the file `rivet login` wrote.
 
 pub mod client;
+mod hosts;
 pub mod output;
 
 use std::io::{BufRead, Write};
@@ -14,6 +15,7 @@ use rivet_core::audit::{AuditEntry, ChainVerifier};
 use serde_json::{Value, json};
 
 use client::{Client, Credentials};
+pub use hosts::{EnrollmentTokenCommand, HostCommand, enrollment_token, hosts};
 use output::Output;
 
 /// Where to reach the server.
@@ -915,13 +917,7 @@ pub async fn audit(conn: &Connection, cmd: AuditCommand) -> anyhow::Result<bool>
         AuditCommand::Export { file } => {
             let c = conn.client().await?;
             let entries = c.list_all("/audit", &[], None).await?;
-            let mut out: Box<dyn Write> = match &file {
-                Some(path) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(path)
-                        .with_context(|| format!("cannot create {}", path.display()))?,
-                )),
-                None => Box::new(std::io::stdout().lock()),
-            };
+            let mut out = output::destination(file.as_deref())?;
             for e in &entries {
                 writeln!(out, "{e}")?;
             }

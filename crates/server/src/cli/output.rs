@@ -1,5 +1,9 @@
 //! How the CLI prints: aligned tables for people, JSON for scripts.
 
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
 use serde_json::Value;
 
 /// `println!` for command output that ends the process quietly when the
@@ -25,6 +29,8 @@ pub enum Output {
 }
 
 /// Prints items as a table of `columns` (header, field) or as a JSON array.
+/// A field starting with `/` is a JSON pointer into the item
+/// (`/attributes/ring`).
 pub fn list(output: Output, items: &[Value], columns: &[(&str, &str)]) {
     match output {
         Output::Json => crate::say!("{}", Value::Array(items.to_vec())),
@@ -34,7 +40,7 @@ pub fn list(output: Output, items: &[Value], columns: &[(&str, &str)]) {
                 .map(|item| {
                     columns
                         .iter()
-                        .map(|(_, field)| cell(&item[*field]))
+                        .map(|(_, field)| cell(field_of(item, field)))
                         .collect()
                 })
                 .collect();
@@ -50,10 +56,7 @@ pub fn record(output: Output, item: &Value) {
         Output::Json => crate::say!("{item}"),
         Output::Table => {
             if let Value::Object(map) = item {
-                let width = map.keys().map(String::len).max().unwrap_or(0);
-                for (k, v) in map {
-                    crate::say!("{k:<width$}  {}", cell(v));
-                }
+                fields(&map.iter().map(|(k, v)| (k.as_str(), v)).collect::<Vec<_>>());
             } else {
                 crate::say!("{}", cell(item));
             }
@@ -61,10 +64,39 @@ pub fn record(output: Output, item: &Value) {
     }
 }
 
+/// Prints named values as aligned `name  value` lines, in the order given.
+pub fn fields(pairs: &[(&str, &Value)]) {
+    let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in pairs {
+        crate::say!("{k:<width$}  {}", cell(v));
+    }
+}
+
+/// Where a document goes: a new file (replacing one of that name), or
+/// standard output.
+pub fn destination(file: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match file {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    })
+}
+
+fn field_of<'a>(item: &'a Value, field: &str) -> &'a Value {
+    if field.starts_with('/') {
+        item.pointer(field).unwrap_or(&Value::Null)
+    } else {
+        &item[field]
+    }
+}
+
 fn cell(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
+        Value::Array(a) if a.is_empty() => "-".into(),
         Value::Array(a) => a.iter().map(cell).collect::<Vec<_>>().join(","),
         Value::Object(o) if o.len() == 1 => {
             let (k, v) = o
@@ -121,5 +153,10 @@ mod tests {
         );
         assert_eq!(cell(&serde_json::json!({"only": ["a", "b"]})), "only:a,b");
         assert_eq!(cell(&Value::Null), "-");
+        assert_eq!(cell(&serde_json::json!([])), "-");
+        let host = serde_json::json!({"name": "web1", "attributes": {"ring": "pilot"}});
+        assert_eq!(cell(field_of(&host, "/attributes/ring")), "pilot");
+        assert_eq!(cell(field_of(&host, "/attributes/tags")), "-");
+        assert_eq!(cell(field_of(&host, "name")), "web1");
     }
 }

@@ -47,7 +47,8 @@ impl Live {
             .unwrap()
     }
 
-    async fn ok(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+    /// Runs `rivet ARGS` with `env`, which must succeed; its standard output.
+    pub async fn ok(&self, args: &[&str], env: &[(&str, &str)]) -> String {
         let out = self.rivet(args, env).await;
         assert!(
             out.status.success(),

@@ -9,6 +9,7 @@ mod bad_input;
 mod cli;
 mod flows;
 mod harness;
+mod hosts_cli;
 mod matrix;
 mod sync;
 
@@ -58,6 +59,8 @@ on_every_backend!(
     flows::health_and_openapi_are_served,
     cli::cli_manages_tenants_users_tokens_and_audit,
     cli::audit_verify_catches_an_edited_row,
+    hosts_cli::hosts_are_managed_from_the_command_line,
+    hosts_cli::host_commands_refuse_bad_input,
     advisories::real_data_imports_completely_and_idempotently,
     advisories::enrichment_joins_on_cve,
     advisories::bad_advisory_input_is_rejected_without_harm,
