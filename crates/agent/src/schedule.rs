@@ -5,8 +5,10 @@
 //! The agent collects its inventory every `checkin_interval_secs` (the
 //! server says how often) give or take 10 %, so that hosts started together
 //! spread out. Between collections it long-polls the server, each poll held
-//! at most until the next collection. A failure waits an exponentially
-//! growing, jittered time before the next try.
+//! at most until the next collection, and polls start as far apart as the
+//! server says (a large fleet polls less often, so that the server keeps
+//! up). A failure waits an exponentially growing, jittered time before the
+//! next try.
 
 use std::time::Duration;
 
@@ -23,7 +25,7 @@ pub const MAX_INTERVAL_SECS: u32 = 7 * 24 * 3600;
 pub const DEFAULT_MAX_WAIT_SECS: u32 = 300;
 /// Polls start at least this far apart, so that a server that answers at
 /// once cannot make the agent spin.
-pub const MIN_POLL_GAP_SECS: i64 = 5;
+pub const MIN_POLL_GAP_SECS: u32 = rivet_core::agent::MIN_POLL_INTERVAL_SECS;
 /// Collections start at least this far apart, whatever `collect_now` says.
 pub const MIN_COLLECTION_GAP_SECS: i64 = 10;
 /// How much the interval varies either way.
@@ -85,6 +87,7 @@ pub struct Schedule {
     backoff: Backoff,
     interval_secs: u32,
     max_wait_secs: u32,
+    poll_interval_secs: u32,
     next_collection: Timestamp,
     last_collection: Option<Timestamp>,
     last_poll: Option<Timestamp>,
@@ -107,6 +110,7 @@ impl Schedule {
             backoff,
             interval_secs: DEFAULT_INTERVAL_SECS,
             max_wait_secs: DEFAULT_MAX_WAIT_SECS,
+            poll_interval_secs: MIN_POLL_GAP_SECS,
             next_collection: now,
             last_collection: None,
             last_poll: None,
@@ -129,7 +133,7 @@ impl Schedule {
         }
         if let Some(until) = self
             .last_poll
-            .map(|at| at + SignedDuration::from_secs(MIN_POLL_GAP_SECS))
+            .map(|at| at + SignedDuration::from_secs(self.poll_interval_secs.into()))
             .filter(|at| *at > now)
         {
             return Action::Sleep {
@@ -169,6 +173,9 @@ impl Schedule {
         self.retry_at = None;
         self.last_poll = Some(started);
         self.max_wait_secs = response.max_wait_secs;
+        self.poll_interval_secs = response
+            .poll_interval_secs
+            .clamp(MIN_POLL_GAP_SECS, MAX_INTERVAL_SECS);
         let interval = response
             .checkin_interval_secs
             .clamp(MIN_INTERVAL_SECS, MAX_INTERVAL_SECS);

@@ -33,6 +33,21 @@ pub const AUTH_SCHEME: &str = "Rivet-Agent";
 /// How far an agent's request time may be from the server's.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
+/// Polls of one agent start at least this far apart.
+pub const MIN_POLL_INTERVAL_SECS: u32 = 5;
+
+/// How far apart each of `agents` agents should poll so that together they
+/// poll about `polls_per_sec` times a second: at least
+/// [`MIN_POLL_INTERVAL_SECS`], at most `collection_interval_secs` (a
+/// collection's check-in polls anyway).
+pub fn poll_interval_secs(agents: u64, polls_per_sec: u32, collection_interval_secs: u32) -> u32 {
+    let spread = agents.div_ceil(u64::from(polls_per_sec.max(1)));
+    let spread = u32::try_from(spread).unwrap_or(u32::MAX);
+    spread
+        .max(MIN_POLL_INTERVAL_SECS)
+        .min(collection_interval_secs.max(MIN_POLL_INTERVAL_SECS))
+}
+
 /// A single-use enrollment token as handed to whoever installs the agent:
 /// `rve_<id>_<secret>`.
 pub type EnrollmentSecret = Secret<EnrollmentId>;
@@ -282,6 +297,12 @@ pub struct CheckinResponse {
     pub checkin_interval_secs: u32,
     /// The longest the server holds a check-in open.
     pub max_wait_secs: u32,
+    /// How far apart (from start to start) the agent's polls between
+    /// collections should be. The server paces its fleet with it: the more
+    /// agents, the further apart, so that polls stay within what it can
+    /// answer. 0 (from servers that do not say) leaves it to the agent.
+    #[serde(default)]
+    pub poll_interval_secs: u32,
     /// The server's time, for agents to notice their clock's skew.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub server_time: Timestamp,
@@ -333,6 +354,21 @@ pub struct InventoryReceipt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn polls_are_spread_by_the_fleet_size() {
+        // A small fleet polls as often as allowed.
+        assert_eq!(poll_interval_secs(0, 100, 900), MIN_POLL_INTERVAL_SECS);
+        assert_eq!(poll_interval_secs(300, 100, 900), MIN_POLL_INTERVAL_SECS);
+        // 100,000 agents at 100 polls/s: each every 1,000 s, but a
+        // collection comes first.
+        assert_eq!(poll_interval_secs(100_000, 100, 900), 900);
+        assert_eq!(poll_interval_secs(20_000, 100, 900), 200);
+        assert_eq!(poll_interval_secs(20_001, 100, 900), 201);
+        // Nonsense settings still give a sane interval.
+        assert_eq!(poll_interval_secs(u64::MAX, 0, 900), 900);
+        assert_eq!(poll_interval_secs(10, 100, 0), MIN_POLL_INTERVAL_SECS);
+    }
 
     fn host() -> HostId {
         HostId::new(Timestamp::from_second(1_700_000_000).unwrap(), [7; 10])

@@ -81,6 +81,12 @@ max_wait_secs = 60
 # Check-ins waiting at once; beyond this they are answered at once.
 #                                                            RIVET_MAX_WAITING_CHECKINS
 max_waiting_checkins = 10000
+# Polls per second the whole fleet makes between collections: each agent
+# is told to poll every <agents> / polls_per_sec seconds (at least 5 s
+# apart, at most a collection interval), so that a large fleet does not
+# poll faster than the server answers, and about polls_per_sec ·
+# max_wait_secs check-ins wait at once.                      RIVET_POLLS_PER_SEC
+polls_per_sec = 100
 # Largest inventory upload, in bytes.                        RIVET_MAX_INVENTORY_BYTES
 max_inventory_bytes = 16777216
 # Default and longest lifetime of an enrollment token, in hours.
@@ -257,6 +263,8 @@ pub struct AgentsConfig {
     pub max_wait_secs: u32,
     /// Check-ins waiting at once.
     pub max_waiting_checkins: usize,
+    /// Polls per second of the whole fleet between collections.
+    pub polls_per_sec: u32,
     /// Largest inventory upload, in bytes.
     pub max_inventory_bytes: usize,
     /// Default lifetime of an enrollment token, in hours.
@@ -272,6 +280,7 @@ impl Default for AgentsConfig {
             checkin_interval_secs: 900,
             max_wait_secs: 60,
             max_waiting_checkins: 10_000,
+            polls_per_sec: 100,
             max_inventory_bytes: 16 * 1024 * 1024,
             enrollment_token_hours: 24,
             max_enrollment_token_hours: 720,
@@ -435,6 +444,7 @@ impl Config {
             "RIVET_CHECKIN_INTERVAL_SECS" => self.agents.checkin_interval_secs,
             "RIVET_MAX_WAIT_SECS" => self.agents.max_wait_secs,
             "RIVET_MAX_WAITING_CHECKINS" => self.agents.max_waiting_checkins,
+            "RIVET_POLLS_PER_SEC" => self.agents.polls_per_sec,
             "RIVET_MAX_INVENTORY_BYTES" => self.agents.max_inventory_bytes,
             "RIVET_ENROLLMENT_TOKEN_HOURS" => self.agents.enrollment_token_hours,
             "RIVET_MAX_ENROLLMENT_TOKEN_HOURS" => self.agents.max_enrollment_token_hours,
@@ -518,6 +528,12 @@ impl Config {
             u64::from(self.agents.max_wait_secs),
             0,
             3600,
+        )?;
+        range(
+            "agents.polls_per_sec",
+            u64::from(self.agents.polls_per_sec),
+            1,
+            100_000,
         )?;
         range(
             "agents.max_inventory_bytes",

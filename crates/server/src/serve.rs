@@ -68,7 +68,7 @@ impl Running {
 /// Opens and migrates the store, bootstraps the provider on first start,
 /// prepares TLS and starts serving in the background.
 pub async fn start(
-    config: Config,
+    mut config: Config,
     admin_password: Option<String>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<(Running, Bootstrap)> {
@@ -96,6 +96,8 @@ pub async fn start(
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr()?;
+    // Port 0 binds any free port; what agents are told is the bound one.
+    config.server.listen = addr;
     let mut api = Api::new(store.clone(), clock.clone(), config);
     api.tls = tls.as_ref().map(|t| TlsInfo {
         ca_fingerprint: t.ca_fingerprint.clone(),

@@ -163,6 +163,7 @@ async fn checkin(State(held): State<Shared>, headers: HeaderMap, body: Bytes) ->
         collect_now: false,
         checkin_interval_secs: 3600,
         max_wait_secs: 60,
+        poll_interval_secs: 5,
         server_time: Timestamp::from_second(1_800_000_000).unwrap(),
     })
     .into_response()

@@ -1074,6 +1074,16 @@ impl Store {
         }))
     }
 
+    /// Hosts with an agent that may check in (enrolled, not revoked).
+    pub async fn count_agents(&self) -> Result<u64, StoreError> {
+        let (n,): (i64,) = on_pool!(self, pool => {
+            sqlx::query_as("SELECT COUNT(*) FROM hosts WHERE public_key IS NOT NULL AND revoked_at IS NULL")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
     /// Records when agents last checked in, many at once (the server
     /// buffers check-ins and writes them every few seconds).
     #[tracing::instrument(skip_all, fields(hosts = seen.len()))]

@@ -107,6 +107,7 @@ pub fn answers(side: Arc<Mutex<Side>>, now: Timestamp) -> Answer {
                             collect_now: false,
                             checkin_interval_secs: 900,
                             max_wait_secs: 300,
+                            poll_interval_secs: 0,
                             server_time: now,
                         };
                         (200, serde_json::to_string(&response).unwrap())

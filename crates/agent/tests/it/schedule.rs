@@ -22,6 +22,7 @@ fn response(interval: u32, max_wait: u32, collect_now: bool) -> CheckinResponse 
         collect_now,
         checkin_interval_secs: interval,
         max_wait_secs: max_wait,
+        poll_interval_secs: 0,
         server_time: at(),
     }
 }
@@ -81,14 +82,49 @@ fn polls_are_held_until_the_next_collection_and_spaced() {
     assert_eq!(
         schedule.next_action(at()),
         Action::Sleep {
-            until: at() + secs(MIN_POLL_GAP_SECS)
+            until: at() + secs(MIN_POLL_GAP_SECS.into())
         }
     );
-    let later = at() + secs(MIN_POLL_GAP_SECS);
+    let later = at() + secs(MIN_POLL_GAP_SECS.into());
     assert_eq!(schedule.next_action(later), Action::Poll { wait_secs: 300 });
     let near = at() + secs(800);
     assert_eq!(schedule.next_action(near), Action::Poll { wait_secs: 100 });
     assert_eq!(schedule.next_action(at() + secs(900)), Action::Collect);
+}
+
+#[test]
+fn a_large_fleet_polls_as_far_apart_as_its_server_says() {
+    let mut schedule = Schedule::new(Backoff::default(), None, at(), 0.5);
+    schedule.collected(at(), 0.5);
+    let paced = CheckinResponse {
+        poll_interval_secs: 120,
+        ..response(900, 60, false)
+    };
+    // A poll held its full minute: the next starts 120 s after it started.
+    schedule.checked_in(&paced, at(), at() + secs(60));
+    assert_eq!(
+        schedule.next_action(at() + secs(60)),
+        Action::Sleep {
+            until: at() + secs(120)
+        }
+    );
+    assert_eq!(
+        schedule.next_action(at() + secs(120)),
+        Action::Poll { wait_secs: 60 }
+    );
+    // A poll answered at once, spaced alike, never closer than the minimum
+    // gap whatever the server says.
+    let eager = CheckinResponse {
+        poll_interval_secs: 1,
+        ..response(900, 60, false)
+    };
+    schedule.checked_in(&eager, at() + secs(120), at() + secs(120));
+    assert_eq!(
+        schedule.next_action(at() + secs(121)),
+        Action::Sleep {
+            until: at() + secs(120 + i64::from(MIN_POLL_GAP_SECS))
+        }
+    );
 }
 
 #[test]

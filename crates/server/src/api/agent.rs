@@ -8,7 +8,7 @@
 //! buffered in memory and written for many hosts at once by [`Hub::flush`].
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use rivet_core::Timestamp;
 use rivet_core::agent::{
     AgentAuthError, AgentAuthorization, CheckinRequest, CheckinResponse, EnrollRequest,
     EnrollResponse, EnrollmentSecret, InventoryReceipt, InventoryUpload, InventoryWanted,
+    poll_interval_secs,
 };
 use rivet_core::host::{InventoryDigest, canonicalize, digest};
 use rivet_core::id::HostId;
@@ -42,6 +43,8 @@ pub struct Hub {
     waiting: Mutex<HashMap<HostId, Arc<Notify>>>,
     waiting_count: AtomicUsize,
     uploads: Semaphore,
+    /// Agents that may check in, as last counted: paces their polls.
+    agents: AtomicU64,
 }
 
 impl Default for Hub {
@@ -51,6 +54,7 @@ impl Default for Hub {
             waiting: Mutex::default(),
             waiting_count: AtomicUsize::new(0),
             uploads: Semaphore::new(UPLOADS_AT_ONCE),
+            agents: AtomicU64::new(0),
         }
     }
 }
@@ -120,15 +124,27 @@ impl Hub {
     }
 }
 
-/// Writes buffered check-ins every `every` until the task is dropped.
+/// Ticks of the flusher between two counts of the agents.
+const TICKS_PER_AGENT_COUNT: u32 = 30;
+
+/// Writes buffered check-ins every `every` and counts the agents every
+/// [`TICKS_PER_AGENT_COUNT`] ticks (and at once), until the task is dropped.
 pub async fn run_flusher(api: Api, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = 0u32;
     loop {
         tick.tick().await;
         if let Err(e) = api.hub.flush(&api.store).await {
             tracing::warn!(error = %e, "cannot record check-ins");
         }
+        if ticks % TICKS_PER_AGENT_COUNT == 0 {
+            match api.store.count_agents().await {
+                Ok(n) => api.hub.agents.store(n, Ordering::Relaxed),
+                Err(e) => tracing::warn!(error = %e, "cannot count the agents"),
+            }
+        }
+        ticks = ticks.wrapping_add(1);
     }
 }
 
@@ -314,6 +330,11 @@ pub async fn checkin(
         collect_now,
         checkin_interval_secs: agents.checkin_interval_secs,
         max_wait_secs: agents.max_wait_secs,
+        poll_interval_secs: poll_interval_secs(
+            api.hub.agents.load(Ordering::Relaxed),
+            agents.polls_per_sec,
+            agents.checkin_interval_secs,
+        ),
         server_time: api.clock.now(),
     }))
 }

@@ -183,7 +183,13 @@ impl Server {
             .clone()
             .unwrap();
         assert_eq!(body["ca_fingerprint"], fp.as_str());
-        assert!(body["enroll_command"].as_str().unwrap().contains(&fp));
+        let command = body["enroll_command"].as_str().unwrap();
+        assert!(command.contains(&fp), "{command}");
+        // The server listens on port 0; agents are told the bound port.
+        assert!(
+            command.contains(&format!("--server {}", self.url())),
+            "{command}"
+        );
         body["secret"].as_str().unwrap().to_owned()
     }
 
@@ -322,6 +328,8 @@ pub async fn agents_enroll_report_and_are_revoked(database_url: Option<String>) 
     let (_, body) = s.checkin(&agent, Some(&first), 30).await;
     assert_eq!(body["inventory"]["send"], "nothing");
     assert_eq!(body["collect_now"], false);
+    // A fleet this small may poll as often as any agent does.
+    assert_eq!(body["poll_interval_secs"], 5, "{body}");
 
     // Asking for a fresh inventory wakes a waiting check-in.
     let waiting = {
