@@ -323,7 +323,13 @@ impl TlsListener {
                 let Ok(permit) = permits.clone().acquire_owned().await else {
                     return;
                 };
-                let (stream, peer) = match tcp.accept().await {
+                // Once the server stops taking connections, stop listening:
+                // a stopped server must free its port, not accept and drop.
+                let accepted = tokio::select! {
+                    () = tx.closed() => return,
+                    accepted = tcp.accept() => accepted,
+                };
+                let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors and the like: wait rather
@@ -334,9 +340,6 @@ impl TlsListener {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                if tx.is_closed() {
-                    return;
-                }
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {

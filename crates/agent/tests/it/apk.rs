@@ -1,8 +1,10 @@
-//! apk's installed database, from an Alpine 3.20 root.
+//! apk's installed database, from an Alpine 3.20 root, also as the real
+//! server holds it after a check-in.
 
 use rivet_agent::packages::apk::parse_installed;
 use rivet_core::inventory::{PackageFormat, PackageManager, RebootReason};
 
+use crate::server::Rivet;
 use crate::{at, data};
 
 #[test]
@@ -51,4 +53,61 @@ fn alpine_root() {
     );
     assert_eq!(inventory.packages.len(), 16);
     assert_eq!(inventory.collected_at, at());
+}
+
+/// The fixture's records read plainly: name, version, architecture and
+/// origin (the source package).
+fn records() -> Vec<[String; 4]> {
+    let text = std::fs::read_to_string(data("alpine").join("lib/apk/db/installed")).unwrap();
+    let mut records: Vec<[String; 4]> = text
+        .split("\n\n")
+        .filter(|r| !r.trim().is_empty())
+        .map(|record| {
+            let field = |key: &str| {
+                record
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .unwrap_or_else(|| panic!("{key} missing in {record}"))
+                    .to_owned()
+            };
+            [field("P:"), field("V:"), field("A:"), field("o:")]
+        })
+        .collect();
+    records.sort();
+    records
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_holds_the_alpine_packages_with_their_origins() {
+    let rivet = Rivet::start().await;
+    let agent = rivet.agent().await;
+    rivet_agent::checkin_once(agent.state.path(), &data("alpine"), rivet.now())
+        .await
+        .unwrap();
+    let held = rivet.packages(&agent.host).await;
+    let mut listed: Vec<[String; 4]> = held
+        .iter()
+        .map(|p| {
+            assert_eq!(p.format, PackageFormat::Apk);
+            assert_eq!(p.source_version, p.version, "{}", p.name);
+            [
+                p.name.clone(),
+                p.version.clone(),
+                p.architecture.clone(),
+                p.source_name.clone(),
+            ]
+        })
+        .collect();
+    listed.sort();
+    let expected = records();
+    assert_eq!(expected.len(), 16);
+    assert_eq!(listed, expected);
+    assert!(
+        listed
+            .iter()
+            .any(|[name, _, _, origin]| name == "libssl3" && origin == "openssl")
+    );
+    let detail = rivet.host(&agent.host).await;
+    assert_eq!(detail["os_id"], "alpine");
+    rivet.finish().await;
 }

@@ -1,136 +1,83 @@
-//! Check-ins over real TLS: the whole inventory when asked, a delta from
-//! the inventory the server accepted, the whole inventory again when the
-//! server refuses a delta, signatures the server verifies, and the errors
-//! that stop the agent. The service loop runs against the same peer.
+//! Check-ins against the real server over TLS: the whole inventory first,
+//! then deltas from the inventory the server accepted, the whole inventory
+//! again when the server refuses a delta or names another base, signatures
+//! and times the server verifies, and the errors that stop the agent.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
-use jiff::Timestamp;
 use rivet_agent::api::ApiError;
 use rivet_agent::checkin::{Sent, plan_upload};
-use rivet_agent::enroll::EnrollOptions;
-use rivet_agent::schedule::Backoff;
-use rivet_agent::service::{ServiceOptions, Sources, Stopped};
 use rivet_agent::state::{Collected, StateDir};
-use rivet_agent::{CheckinError, ServerUrl};
+use rivet_agent::{CheckinError, CheckinReport};
 use rivet_core::agent::{InventoryUpload, InventoryWanted};
-use rivet_core::host::digest;
 
-use crate::peer::{Peer, Pki};
-use crate::rivet_peer::{self, Side};
-use crate::{at, data};
+use crate::gate::Gate;
+use crate::pki::Pki;
+use crate::server::{Agent, Change, Files, Options, Rivet};
+use crate::{at, copy_tree, data, debian_root, package_names, remove_package};
 
-/// An enrolled agent in a temporary state directory, its peer and a
-/// private copy of the debian-reboot root to change.
-struct Setup {
-    peer: Peer,
-    side: Arc<Mutex<Side>>,
-    state: tempfile::TempDir,
-    root: tempfile::TempDir,
-}
-
-impl Setup {
-    async fn new() -> Setup {
-        let pki = Pki::new("Rivet CA", &["127.0.0.1"]);
-        let side = Arc::new(Mutex::new(Side::default()));
-        let peer = Peer::start(&pki, rivet_peer::answers(side.clone(), at())).await;
-        let state = tempfile::tempdir().unwrap();
-        let options = EnrollOptions {
-            server: ServerUrl::parse(&peer.url()).unwrap(),
-            token: rivet_peer::token(),
-            ca_fingerprint: None,
-            state_dir: state.path().to_owned(),
-            hostname: "web1".into(),
-            force: false,
-        };
-        rivet_agent::enroll(&options, at()).await.unwrap();
-        let root = tempfile::tempdir().unwrap();
-        copy_tree(&data("debian-reboot"), root.path());
-        Setup {
-            peer,
-            side,
-            state,
-            root,
-        }
-    }
-
-    fn want(&self, wanted: InventoryWanted) {
-        self.side.lock().unwrap().wanted.push_back(wanted);
-    }
-
-    fn held_digest(&self) -> Option<String> {
-        let side = self.side.lock().unwrap();
-        side.held.as_ref().map(|h| digest(h).to_string())
-    }
-
-    async fn once(&self) -> Result<rivet_agent::CheckinReport, CheckinError> {
-        rivet_agent::checkin_once(self.state.path(), self.root.path(), at()).await
-    }
-
-    /// Removes the package `name` from the root's dpkg status.
-    fn remove_package(&self, name: &str) {
-        let path = self.root.path().join("var/lib/dpkg/status");
-        let status = std::fs::read_to_string(&path).unwrap();
-        let kept: Vec<&str> = status
-            .split("\n\n")
-            .filter(|stanza| !stanza.starts_with(&format!("Package: {name}\n")))
-            .collect();
-        assert_eq!(
-            kept.len() + 1,
-            status.split("\n\n").count(),
-            "{name} not found"
-        );
-        std::fs::write(&path, kept.join("\n\n")).unwrap();
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target: PathBuf = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-fn first_package(root: &Path) -> String {
-    let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Package: "))
+async fn once(rivet: &Rivet, agent: &Agent, root: &std::path::Path) -> CheckinReport {
+    rivet_agent::checkin_once(agent.state.path(), root, rivet.now())
+        .await
         .unwrap()
+}
+
+async fn held_digest(rivet: &Rivet, host: &str) -> String {
+    rivet.host(host).await["inventory_digest"]
+        .as_str()
+        .expect("the server holds an inventory")
         .to_owned()
 }
 
-#[tokio::test]
+fn removed(name: &str, version: &str) -> Change {
+    Change {
+        change: "removed".into(),
+        name: name.into(),
+        old_version: Some(version.into()),
+        new_version: None,
+    }
+}
+
+fn installed(name: &str, version: &str) -> Change {
+    Change {
+        change: "installed".into(),
+        name: name.into(),
+        old_version: None,
+        new_version: Some(version.into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_inventory_then_a_delta_from_what_the_server_accepted() {
-    let setup = Setup::new().await;
-    setup.want(InventoryWanted::Full);
-    let first = setup.once().await.unwrap();
+    let rivet = Rivet::start().await;
+    let agent = rivet.agent().await;
+    let root = debian_root();
+    let first = once(&rivet, &agent, root.path()).await;
     assert_eq!(first.uploaded.as_ref().unwrap().sent, Sent::Full);
-    assert_eq!(setup.held_digest(), Some(first.digest.to_string()));
-    let accepted = StateDir::new(setup.state.path())
+    let line = first.to_string();
+    assert!(
+        line.starts_with("checked in: uploaded the whole inventory")
+            && line.ends_with("; 0 software changes recorded"),
+        "{line}"
+    );
+    assert_eq!(
+        held_digest(&rivet, &agent.host).await,
+        first.digest.as_str()
+    );
+    let collected = rivet_agent::collect_inventory(root.path(), at()).unwrap();
+    assert_eq!(
+        rivet.packages(&agent.host).await,
+        collected.inventory.packages,
+        "the server holds exactly the root's packages"
+    );
+    let accepted = StateDir::new(agent.state.path())
         .last_inventory()
         .unwrap()
         .expect("the accepted inventory is kept");
     assert_eq!(accepted.digest, first.digest);
-    assert!(
-        first
-            .to_string()
-            .starts_with("checked in: uploaded the whole inventory")
-    );
+    assert!(rivet.history(&agent.host).await.is_empty(), "a baseline");
 
-    let package = first_package(setup.root.path());
-    setup.remove_package(&package);
-    setup.want(InventoryWanted::Delta {
-        base: first.digest.clone(),
-    });
-    let second = setup.once().await.unwrap();
+    let package = package_names(root.path())[0].clone();
+    let version = remove_package(root.path(), &package);
+    let second = once(&rivet, &agent, root.path()).await;
     assert_eq!(
         second.uploaded.as_ref().unwrap().sent,
         Sent::Delta {
@@ -140,78 +87,197 @@ async fn the_whole_inventory_then_a_delta_from_what_the_server_accepted() {
     );
     assert_ne!(second.digest, first.digest);
     // The server rebuilt exactly the agent's inventory from the delta.
-    assert_eq!(setup.held_digest(), Some(second.digest.to_string()));
-    assert_eq!(setup.side.lock().unwrap().uploads, ["full", "delta"]);
-    let line = second.to_string();
-    assert!(line.contains("as a delta (+0 −1 packages)"), "{line}");
-}
-
-#[tokio::test]
-async fn a_refused_delta_is_followed_by_the_whole_inventory() {
-    let setup = Setup::new().await;
-    setup.want(InventoryWanted::Full);
-    let first = setup.once().await.unwrap();
-    // The server lost what it held but still names the old base.
-    setup.side.lock().unwrap().held = None;
-    setup.remove_package(&first_package(setup.root.path()));
-    setup.want(InventoryWanted::Delta { base: first.digest });
-    let second = setup.once().await.unwrap();
-    assert_eq!(second.uploaded.unwrap().sent, Sent::FullAfterConflict);
     assert_eq!(
-        setup.side.lock().unwrap().uploads,
-        ["full", "delta", "full"]
+        held_digest(&rivet, &agent.host).await,
+        second.digest.as_str()
     );
-    assert_eq!(setup.held_digest(), Some(second.digest.to_string()));
+    let line = second.to_string();
+    assert!(
+        line.contains("as a delta (+0 −1 packages); 1 software changes recorded"),
+        "{line}"
+    );
+    assert_eq!(
+        rivet.history(&agent.host).await,
+        [removed(&package, &version)]
+    );
+    rivet.finish().await;
 }
 
-#[tokio::test]
+/// A clone of an agent (a host restored from a snapshot, say) uploads
+/// between another copy's check-in and its delta: the server refuses the
+/// delta and the agent sends its whole inventory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_delta_is_followed_by_the_whole_inventory() {
+    let pki = Pki::new("Rivet test CA");
+    let rivet = Rivet::start_with(Options {
+        files: Some(Files {
+            leaf: pki.leaf(&["127.0.0.1"]),
+            ca: pki.ca.clone(),
+            name: "127.0.0.1".into(),
+        }),
+        ..Options::default()
+    })
+    .await;
+    let gate = Gate::start(&pki.leaf(&["127.0.0.1"]), &pki.ca, rivet.addr()).await;
+    let state = tempfile::tempdir().unwrap();
+    let enrolled = rivet
+        .enroll_at(&gate.url, state.path(), Some(rivet.fingerprint()))
+        .await;
+    let agent = Agent {
+        state,
+        host: enrolled.enrollment.host.to_string(),
+    };
+    let root = debian_root();
+    assert_eq!(
+        once(&rivet, &agent, root.path())
+            .await
+            .uploaded
+            .unwrap()
+            .sent,
+        Sent::Full
+    );
+
+    let clone_state = tempfile::tempdir().unwrap();
+    copy_tree(agent.state.path(), clone_state.path());
+    let clone_root = debian_root();
+    let names = package_names(root.path());
+    let clone_version = remove_package(clone_root.path(), &names[0]);
+    let version = remove_package(root.path(), &names[1]);
+
+    let mut held = gate.hold_next_upload();
+    let (state_dir, root_dir, now) = (
+        agent.state.path().to_owned(),
+        root.path().to_owned(),
+        rivet.now(),
+    );
+    let checkin =
+        tokio::spawn(async move { rivet_agent::checkin_once(&state_dir, &root_dir, now).await });
+    // The server named the inventory both copies hold as the base.
+    held.arrived().await;
+    let clone = rivet_agent::checkin_once(clone_state.path(), clone_root.path(), rivet.now())
+        .await
+        .unwrap();
+    assert!(matches!(
+        clone.uploaded.unwrap().sent,
+        Sent::Delta { removed: 1, .. }
+    ));
+    held.release();
+    let report = checkin.await.unwrap().unwrap();
+    assert_eq!(
+        report.uploaded.as_ref().unwrap().sent,
+        Sent::FullAfterConflict
+    );
+    assert!(
+        report.to_string().contains("(the server refused a delta)"),
+        "{report}"
+    );
+    assert_eq!(
+        held_digest(&rivet, &agent.host).await,
+        report.digest.as_str()
+    );
+    let by_change_and_name =
+        |a: &Change, b: &Change| (&a.change, &a.name).cmp(&(&b.change, &b.name));
+    let mut history = rivet.history(&agent.host).await;
+    history.sort_by(by_change_and_name);
+    // The clone's removal, then this copy's whole inventory against it.
+    let mut expected = vec![
+        removed(&names[0], &clone_version),
+        installed(&names[0], &clone_version),
+        removed(&names[1], &version),
+    ];
+    expected.sort_by(by_change_and_name);
+    assert_eq!(history, expected);
+    rivet.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delta_from_another_base_is_never_sent() {
-    let setup = Setup::new().await;
-    setup.want(InventoryWanted::Full);
-    setup.once().await.unwrap();
-    let other = "0".repeat(64).try_into().unwrap();
-    setup.want(InventoryWanted::Delta { base: other });
-    let report = setup.once().await.unwrap();
+    let rivet = Rivet::start().await;
+    let agent = rivet.agent().await;
+    let root = debian_root();
+    once(&rivet, &agent, root.path()).await;
+    // A clone of the agent reports another inventory first.
+    let clone_state = tempfile::tempdir().unwrap();
+    copy_tree(agent.state.path(), clone_state.path());
+    let clone_root = debian_root();
+    let names = package_names(root.path());
+    remove_package(clone_root.path(), &names[0]);
+    rivet_agent::checkin_once(clone_state.path(), clone_root.path(), rivet.now())
+        .await
+        .unwrap();
+    // The server names the clone's inventory as the base, which this copy
+    // never had accepted.
+    remove_package(root.path(), &names[1]);
+    let report = once(&rivet, &agent, root.path()).await;
     assert_eq!(report.uploaded.unwrap().sent, Sent::Full);
+    assert_eq!(
+        held_digest(&rivet, &agent.host).await,
+        report.digest.as_str()
+    );
+    rivet.finish().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inventory_the_server_already_holds_becomes_the_base() {
-    let setup = Setup::new().await;
-    let report = setup.once().await.unwrap();
+    let rivet = Rivet::start().await;
+    let agent = rivet.agent().await;
+    let root = debian_root();
+    let first = once(&rivet, &agent, root.path()).await;
+    // The agent lost its record of what the server accepted.
+    std::fs::remove_file(agent.state.path().join("last-inventory.json")).unwrap();
+    let report = once(&rivet, &agent, root.path()).await;
     assert!(report.uploaded.is_none());
     assert_eq!(
         report.to_string(),
         format!(
             "checked in: the server holds inventory {}…",
-            &report.digest.as_str()[..12]
+            &first.digest.as_str()[..12]
         )
     );
-    let accepted = StateDir::new(setup.state.path()).last_inventory().unwrap();
-    assert_eq!(accepted.map(|a| a.digest), Some(report.digest));
-    // Signed with the time passed in, and verified by the server.
-    assert_eq!(setup.side.lock().unwrap().checkin_times, [at().as_second()]);
+    let accepted = StateDir::new(agent.state.path()).last_inventory().unwrap();
+    assert_eq!(accepted.map(|a| a.digest), Some(first.digest));
+    // So the next change goes as a delta.
+    remove_package(root.path(), &package_names(root.path())[0]);
+    let report = once(&rivet, &agent, root.path()).await;
+    assert!(matches!(
+        report.uploaded.unwrap().sent,
+        Sent::Delta { removed: 1, .. }
+    ));
+    rivet.finish().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_agent_learns_why() {
-    let setup = Setup::new().await;
-    setup.side.lock().unwrap().revoked = true;
-    let error = setup.once().await.unwrap_err();
-    assert_eq!(error.unauthenticated(), Some("this agent was revoked"));
+    let rivet = Rivet::start().await;
+    let agent = rivet.agent().await;
+    rivet.revoke(&agent.host).await;
+    let error = rivet_agent::checkin_once(agent.state.path(), &data("debian-reboot"), rivet.now())
+        .await
+        .unwrap_err();
+    let message = error.unauthenticated().expect("refused as unauthenticated");
+    assert!(message.contains("this agent was revoked"), "{message}");
     assert!(
-        StateDir::new(setup.state.path())
+        StateDir::new(agent.state.path())
             .last_inventory()
             .unwrap()
             .is_none()
     );
+    rivet.finish().await;
 }
 
-#[tokio::test]
-async fn clock_skew_carries_the_servers_time() {
-    let setup = Setup::new().await;
-    setup.side.lock().unwrap().skewed = true;
-    let error = setup.once().await.unwrap_err();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_signed_with_the_time_given_and_checked_against_the_servers() {
+    let rivet = Rivet::start().await;
+    let agent = rivet.agent().await;
+    let root = data("debian-reboot");
+    let ahead = |secs| rivet.now() + jiff::SignedDuration::from_secs(secs);
+    // Within the server's five minutes: accepted.
+    rivet_agent::checkin_once(agent.state.path(), &root, ahead(290))
+        .await
+        .unwrap();
+    let error = rivet_agent::checkin_once(agent.state.path(), &root, ahead(900))
+        .await
+        .unwrap_err();
     let CheckinError::Api(ApiError::ClockSkew {
         message,
         server_time,
@@ -219,16 +285,15 @@ async fn clock_skew_carries_the_servers_time() {
     else {
         panic!("{error}");
     };
-    assert!(message.contains("900 s"), "{message}");
-    assert_eq!(
-        *server_time,
-        Some("2026-11-23T12:00:00Z".parse::<Timestamp>().unwrap())
-    );
+    assert!(message.contains("is 900 s from the server's"), "{message}");
+    // From the answer's Date header, which hyper writes from the wall clock.
+    assert!(server_time.is_some());
     assert_eq!(
         error.unauthenticated(),
         None,
         "skew does not stop the agent"
     );
+    rivet.finish().await;
 }
 
 #[test]
@@ -269,54 +334,4 @@ fn uploads_are_planned_from_the_accepted_inventory_only() {
         plan_upload(&elsewhere, Some(&base), &current),
         Some(InventoryUpload::Full { .. })
     ));
-}
-
-fn service_options(setup: &Setup) -> ServiceOptions {
-    ServiceOptions {
-        state_dir: setup.state.path().to_owned(),
-        root: setup.root.path().to_owned(),
-        backoff: Backoff::default(),
-    }
-}
-
-#[tokio::test]
-async fn the_service_uploads_at_start_and_stops_when_asked() {
-    let setup = Setup::new().await;
-    setup.want(InventoryWanted::Full);
-    let side = setup.side.clone();
-    let uploaded = async move {
-        while side.lock().unwrap().uploads.is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    };
-    let sources = Sources {
-        clock: &at,
-        random: &|| 0.5,
-    };
-    let stopped = rivet_agent::service::run(&service_options(&setup), sources, uploaded)
-        .await
-        .unwrap();
-    assert_eq!(stopped, Stopped::Shutdown);
-    assert_eq!(setup.side.lock().unwrap().uploads, ["full"]);
-}
-
-#[tokio::test]
-async fn the_service_stops_when_the_agent_is_revoked() {
-    let setup = Setup::new().await;
-    setup.side.lock().unwrap().revoked = true;
-    let sources = Sources {
-        clock: &at,
-        random: &|| 0.5,
-    };
-    let stopped =
-        rivet_agent::service::run(&service_options(&setup), sources, std::future::pending())
-            .await
-            .unwrap();
-    assert_eq!(
-        stopped,
-        Stopped::Unauthenticated {
-            message: "this agent was revoked".into()
-        }
-    );
-    drop(setup.peer);
 }

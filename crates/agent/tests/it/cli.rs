@@ -1,19 +1,15 @@
 //! The command line: `inventory` prints JSON; `enroll`, `once` and `run`
-//! against a real TLS peer, with their output and exit codes (3: the
+//! against the real server, with their output and exit codes (3: the
 //! server no longer accepts this agent).
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use rivet_agent::CaFingerprint;
-use rivet_core::agent::InventoryWanted;
+use rivet_agent::state::StateDir;
 use rivet_core::inventory::Inventory;
 
-use crate::peer::{Peer, Pki};
-use crate::rivet_peer::{self, Side};
-use crate::{at, data};
+use crate::server::{Options, Rivet, eventually};
+use crate::{data, text};
 
 #[test]
 fn inventory_command_prints_json() {
@@ -66,10 +62,6 @@ async fn output(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]
@@ -159,24 +151,25 @@ fn a_bad_configuration_file_stops_every_command_but_default_config() {
     assert!(out.status.success());
 }
 
-async fn enrolled_peer() -> (Peer, Arc<Mutex<Side>>, tempfile::TempDir) {
-    let pki = Pki::new("Rivet CA", &["127.0.0.1"]);
-    let side = Arc::new(Mutex::new(Side {
-        any_time: true,
-        ..Side::default()
-    }));
-    let peer = Peer::start(&pki, rivet_peer::answers(side.clone(), at())).await;
+/// A server on the wall clock (the binary signs with it) and an agent the
+/// binary enrolled with it, trusting its CA on first use.
+async fn enrolled_binary() -> (Rivet, tempfile::TempDir, String) {
+    let rivet = Rivet::start_with(Options {
+        wall_clock: true,
+        ..Options::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let mut enroll = agent(dir.path());
     enroll
-        .args(["enroll", "--server", &peer.url()])
-        .env("RIVET_ENROLLMENT_TOKEN", rivet_peer::token())
+        .args(["enroll", "--server", &rivet.url()])
+        .env("RIVET_ENROLLMENT_TOKEN", rivet.token().await)
         .arg("--state-dir")
         .arg(dir.path().join("state"));
     let out = output(enroll).await;
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    let fingerprint = CaFingerprint::of(&pki.ca);
+    let fingerprint = rivet.fingerprint();
     assert!(
         stdout.starts_with(&format!(
             "trusting the server's CA, SHA-256 fingerprint {fingerprint}; compare it with"
@@ -184,23 +177,26 @@ async fn enrolled_peer() -> (Peer, Arc<Mutex<Side>>, tempfile::TempDir) {
         "{stdout}"
     );
     assert!(stdout.contains(&fingerprint.to_openssl()), "{stdout}");
-    (peer, side, dir)
+    let enrollment = StateDir::new(dir.path().join("state"))
+        .enrollment()
+        .unwrap()
+        .unwrap();
+    assert!(
+        stdout.contains(&format!("enrolled as host {}", enrollment.host)),
+        "{stdout}"
+    );
+    (rivet, dir, enrollment.host.to_string())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enroll_then_check_in_once_from_the_command_line() {
-    let (peer, side, dir) = enrolled_peer().await;
+    let (rivet, dir, host) = enrolled_binary().await;
     let state = dir.path().join("state");
 
     let mut again = agent(dir.path());
     again
-        .args([
-            "enroll",
-            "--server",
-            &peer.url(),
-            "--token",
-            &rivet_peer::token(),
-        ])
+        .args(["enroll", "--server", &rivet.url()])
+        .args(["--token", &rivet.token().await])
         .arg("--state-dir")
         .arg(&state);
     let out = output(again).await;
@@ -211,14 +207,16 @@ async fn enroll_then_check_in_once_from_the_command_line() {
         text(&out.stderr)
     );
 
-    side.lock().unwrap().wanted.push_back(InventoryWanted::Full);
-    let mut once = agent(dir.path());
-    once.arg("once")
-        .arg("--state-dir")
-        .arg(&state)
-        .arg("--root")
-        .arg(data("debian-reboot"));
-    let out = output(once).await;
+    let once = || {
+        let mut once = agent(dir.path());
+        once.arg("once")
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--root")
+            .arg(data("debian-reboot"));
+        once
+    };
+    let out = output(once()).await;
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
@@ -226,40 +224,42 @@ async fn enroll_then_check_in_once_from_the_command_line() {
         stdout.starts_with("checked in: uploaded the whole inventory"),
         "{stdout}"
     );
+    assert_eq!(rivet.host(&host).await["package_count"], 6);
 
-    side.lock().unwrap().revoked = true;
-    let mut once = agent(dir.path());
-    once.arg("once")
-        .arg("--state-dir")
-        .arg(&state)
-        .arg("--root")
-        .arg(data("debian-reboot"));
-    let out = output(once).await;
+    rivet.revoke(&host).await;
+    let out = output(once()).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("this agent was revoked"));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error: the server no longer accepts this agent (this agent was revoked"),
+        "{stderr}"
+    );
+    rivet.finish().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_stops_on_sigterm_and_exits_3_when_revoked() {
-    let (_peer, side, dir) = enrolled_peer().await;
+    let (rivet, dir, host) = enrolled_binary().await;
     let state = dir.path().join("state");
-    side.lock().unwrap().wanted.push_back(InventoryWanted::Full);
-    let mut run = agent(dir.path());
-    run.arg("run")
-        .arg("--state-dir")
-        .arg(&state)
-        .arg("--root")
-        .arg(data("debian-reboot"))
+    let run = || {
+        let mut run = agent(dir.path());
+        run.arg("run")
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--root")
+            .arg(data("debian-reboot"));
+        run
+    };
+    let child = run()
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let child = run.spawn().unwrap();
-    for _ in 0..500 {
-        if !side.lock().unwrap().uploads.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(side.lock().unwrap().uploads, ["full"]);
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (r, h) = (&rivet, host.as_str());
+    eventually("the service's upload", move || async move {
+        !r.host(h).await["inventory_digest"].is_null()
+    })
+    .await;
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -275,22 +275,17 @@ async fn the_service_stops_on_sigterm_and_exits_3_when_revoked() {
         text(&out.stderr)
     );
 
-    side.lock().unwrap().revoked = true;
-    let mut run = agent(dir.path());
-    run.arg("run")
-        .arg("--state-dir")
-        .arg(&state)
-        .arg("--root")
-        .arg(data("debian-reboot"));
-    let out = output(run).await;
+    rivet.revoke(&host).await;
+    let out = output(run()).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(
-        stderr
-            .contains("the server no longer accepts this agent (this agent was revoked); stopping"),
+        stderr.contains("the server no longer accepts this agent (this agent was revoked at ")
+            && stderr.contains("enroll again with a new token); stopping"),
         "{stderr}"
     );
     assert!(stderr.contains("ERROR"), "{stderr}");
+    rivet.finish().await;
 }
 
 #[test]

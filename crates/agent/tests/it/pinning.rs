@@ -1,71 +1,55 @@
-//! Enrollment pins the server's CA over a real TLS connection: the right
-//! fingerprint is accepted, a wrong one refused before the token is spent,
-//! trust on first use records the CA, and afterwards a server presenting a
-//! different CA, or a certificate for another name, at the same address is
-//! refused by the client.
-
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+//! Enrollment pins the real server's CA over TLS: the right fingerprint is
+//! accepted, a wrong one refused before the token is spent, trust on first
+//! use records the CA, and afterwards another server at the same address
+//! (another CA), or a certificate for another name, is refused.
 
 use rivet_agent::api::ApiError;
 use rivet_agent::enroll::{EnrollError, EnrollOptions};
 use rivet_agent::state::StateDir;
 use rivet_agent::tls::TlsError;
 use rivet_agent::{CaFingerprint, CheckinError, ServerUrl};
+use rivet_core::agent::EnrollmentSecret;
+use rivet_core::id::EnrollmentId;
 
-use crate::peer::{Peer, Pki};
-use crate::rivet_peer::{self, Side};
-use crate::{at, data};
+use crate::data;
+use crate::pki::Pki;
+use crate::server::{Files, Options, Rivet};
 
-fn options(peer: &Peer, state_dir: &Path, fingerprint: Option<CaFingerprint>) -> EnrollOptions {
-    EnrollOptions {
-        server: ServerUrl::parse(&peer.url()).unwrap(),
-        token: rivet_peer::token(),
-        ca_fingerprint: fingerprint,
-        state_dir: state_dir.to_owned(),
-        hostname: "web1".into(),
-        force: false,
-    }
-}
-
-async fn rivet(pki: &Pki) -> (Peer, Arc<Mutex<Side>>) {
-    let side = Arc::new(Mutex::new(Side::default()));
-    let peer = Peer::start(pki, rivet_peer::answers(side.clone(), at())).await;
-    (peer, side)
-}
-
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_right_fingerprint_is_accepted_and_the_ca_recorded() {
-    let pki = Pki::new("Rivet CA", &["127.0.0.1"]);
-    let (peer, side) = rivet(&pki).await;
+    let rivet = Rivet::start().await;
     let dir = tempfile::tempdir().unwrap();
     // The form `openssl x509 -fingerprint -sha256` prints.
-    let given: CaFingerprint = format!(
-        "SHA256 Fingerprint={}",
-        CaFingerprint::of(&pki.ca).to_openssl()
-    )
-    .parse()
-    .unwrap();
-    let enrolled = rivet_agent::enroll(&options(&peer, dir.path(), Some(given)), at())
+    let given: CaFingerprint = format!("SHA256 Fingerprint={}", rivet.fingerprint().to_openssl())
+        .parse()
+        .unwrap();
+    let options = rivet
+        .enroll_options(&rivet.url(), dir.path(), Some(given))
+        .await;
+    let enrolled = rivet_agent::enroll(&options, rivet.now()).await.unwrap();
+    assert!(!enrolled.trusted_on_first_use);
+    assert_eq!(enrolled.ca_fingerprint, CaFingerprint::of(&rivet.ca()));
+    assert!(rivet.token_used(&options.token).await);
+    let identity = StateDir::new(dir.path()).load_identity().unwrap();
+    assert_eq!(identity.ca, rivet.ca());
+    let host = enrolled.enrollment.host.to_string();
+    assert_eq!(rivet.host(&host).await["name"], "web1");
+    // The server verifies the agent's signatures with the key it was given.
+    rivet_agent::checkin_once(dir.path(), &data("debian-reboot"), rivet.now())
         .await
         .unwrap();
-    assert!(!enrolled.trusted_on_first_use);
-    assert_eq!(enrolled.ca_fingerprint, CaFingerprint::of(&pki.ca));
-    assert_eq!(enrolled.enrollment.host, rivet_peer::host());
-    assert_eq!(enrolled.enrollment.tenant, rivet_peer::tenant());
-    let identity = StateDir::new(dir.path()).load_identity().unwrap();
-    assert_eq!(identity.ca, pki.ca);
-    assert_eq!(Some(identity.key.public()), side.lock().unwrap().key);
+    rivet.finish().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_fingerprint_is_refused_before_the_token_is_sent() {
-    let pki = Pki::new("Rivet CA", &["127.0.0.1"]);
-    let (peer, _side) = rivet(&pki).await;
+    let rivet = Rivet::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let other = Pki::new("Someone else's CA", &["127.0.0.1"]);
-    let wrong = CaFingerprint::of(&other.ca);
-    let error = rivet_agent::enroll(&options(&peer, dir.path(), Some(wrong)), at())
+    let wrong = CaFingerprint::of(&Pki::new("Someone else's CA").ca);
+    let mut options = rivet
+        .enroll_options(&rivet.url(), dir.path(), Some(wrong))
+        .await;
+    let error = rivet_agent::enroll(&options, rivet.now())
         .await
         .unwrap_err();
     let EnrollError::FingerprintMismatch {
@@ -75,47 +59,50 @@ async fn a_wrong_fingerprint_is_refused_before_the_token_is_sent() {
     else {
         panic!("{error}");
     };
-    assert_eq!((*expected, *presented), (wrong, CaFingerprint::of(&pki.ca)));
+    assert_eq!((*expected, *presented), (wrong, rivet.fingerprint()));
     let message = error.to_string();
     assert!(
         message.contains(&wrong.to_string()) && message.contains("refusing to enroll"),
         "{message}"
     );
-    assert!(peer.requests().is_empty(), "the token must not be sent");
     assert!(StateDir::new(dir.path()).enrollment().unwrap().is_none());
+    // The token was not spent: it still enrolls, with the right fingerprint.
+    assert!(!rivet.token_used(&options.token).await);
+    options.ca_fingerprint = Some(rivet.fingerprint());
+    rivet_agent::enroll(&options, rivet.now()).await.unwrap();
+    rivet.finish().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trust_on_first_use_pins_the_ca_against_a_different_server_later() {
-    let pki = Pki::new("Rivet CA", &["127.0.0.1"]);
-    let (peer, side) = rivet(&pki).await;
-    side.lock()
-        .unwrap()
-        .wanted
-        .push_back(rivet_core::agent::InventoryWanted::Full);
+    let mut rivet = Rivet::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let enrolled = rivet_agent::enroll(&options(&peer, dir.path(), None), at())
-        .await
-        .unwrap();
+    let enrolled = rivet.enroll_at(&rivet.url(), dir.path(), None).await;
     assert!(enrolled.trusted_on_first_use);
-    assert_eq!(enrolled.ca_fingerprint, CaFingerprint::of(&pki.ca));
+    assert_eq!(enrolled.ca_fingerprint, rivet.fingerprint());
     let ca_pem = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
     assert!(
         ca_pem.starts_with("-----BEGIN CERTIFICATE-----\n"),
         "{ca_pem}"
     );
-
     // The pinned CA's server is trusted.
-    let report = rivet_agent::checkin_once(dir.path(), &data("debian-reboot"), at())
+    let report = rivet_agent::checkin_once(dir.path(), &data("debian-reboot"), rivet.now())
         .await
         .unwrap();
     assert!(report.uploaded.is_some());
 
-    // Another CA at the same address is not, though it is a valid chain.
-    let impostor = Pki::new("Rivet CA", &["127.0.0.1"]);
-    peer.present(&impostor);
-    let seen = peer.requests().len();
-    let error = rivet_agent::checkin_once(dir.path(), &data("debian-reboot"), at())
+    // Another Rivet server (its own CA, a valid chain) at the same address
+    // is not: the agent refuses it in the handshake, before the server
+    // could refuse the agent it does not know.
+    let pinned = rivet.fingerprint();
+    rivet.stop().await;
+    let impostor = Rivet::start_with(Options {
+        listen: Some(rivet.addr()),
+        ..Options::default()
+    })
+    .await;
+    assert_ne!(impostor.fingerprint(), pinned);
+    let error = rivet_agent::checkin_once(dir.path(), &data("debian-reboot"), impostor.now())
         .await
         .unwrap_err();
     let message = error.to_string();
@@ -123,18 +110,33 @@ async fn trust_on_first_use_pins_the_ca_against_a_different_server_later() {
         matches!(error, CheckinError::Api(ApiError::Transport { .. })),
         "{message}"
     );
-    assert!(message.to_lowercase().contains("certificate"), "{message}");
-    assert_eq!(peer.requests().len(), seen, "nothing reached the impostor");
+    // The impostor's CA has the same name as the pinned one (a Rivet CA of
+    // the same day), but not its key.
+    assert!(
+        message.contains("invalid peer certificate: BadSignature"),
+        "{message}"
+    );
+    impostor.finish().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pinned_ca_does_not_vouch_for_another_name() {
-    // The chain is the CA's own, but the certificate names another host
-    // than the one the agent connects to: the pinned client checks names.
-    let named = Pki::new("Rivet CA", &["rivet.example.org"]);
-    let (peer, _side) = rivet(&named).await;
+    // The server presents its CA's chain, but the certificate names another
+    // host than the one the agent connects to: the pinned client checks
+    // names.
+    let pki = Pki::new("Rivet test CA");
+    let rivet = Rivet::start_with(Options {
+        files: Some(Files {
+            leaf: pki.leaf(&["rivet.example.org"]),
+            ca: pki.ca.clone(),
+            name: "rivet.example.org".into(),
+        }),
+        ..Options::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
-    let error = rivet_agent::enroll(&options(&peer, dir.path(), None), at())
+    let options = rivet.enroll_options(&rivet.url(), dir.path(), None).await;
+    let error = rivet_agent::enroll(&options, rivet.now())
         .await
         .unwrap_err();
     let message = error.to_string();
@@ -143,15 +145,25 @@ async fn the_pinned_ca_does_not_vouch_for_another_name() {
         "{message}"
     );
     assert!(message.contains("not valid for name"), "{message}");
-    assert!(peer.requests().is_empty());
+    assert!(!rivet.token_used(&options.token).await);
+    rivet.finish().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_its_ca_in_the_chain_is_refused_clearly() {
-    let pki = Pki::new("Rivet CA", &["127.0.0.1"]).without_ca();
-    let (peer, _side) = rivet(&pki).await;
+    let pki = Pki::new("Rivet test CA");
+    let rivet = Rivet::start_with(Options {
+        files: Some(Files {
+            leaf: pki.leaf(&["127.0.0.1"]).without_ca(),
+            ca: pki.ca.clone(),
+            name: "127.0.0.1".into(),
+        }),
+        ..Options::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
-    let error = rivet_agent::enroll(&options(&peer, dir.path(), None), at())
+    let options = rivet.enroll_options(&rivet.url(), dir.path(), None).await;
+    let error = rivet_agent::enroll(&options, rivet.now())
         .await
         .unwrap_err();
     assert!(
@@ -162,6 +174,8 @@ async fn a_server_without_its_ca_in_the_chain_is_refused_clearly() {
         error.to_string().contains("only its own certificate"),
         "{error}"
     );
+    assert!(!rivet.token_used(&options.token).await);
+    rivet.finish().await;
 }
 
 #[tokio::test]
@@ -170,15 +184,18 @@ async fn nothing_listening_is_a_connection_error() {
     let url = format!("https://{}", listener.local_addr().unwrap());
     drop(listener);
     let dir = tempfile::tempdir().unwrap();
+    let id = EnrollmentId::new(crate::at(), [3; 10]);
     let options = EnrollOptions {
         server: ServerUrl::parse(&url).unwrap(),
-        token: rivet_peer::token(),
+        token: EnrollmentSecret::new(id, [4; 32]).expose().to_string(),
         ca_fingerprint: None,
         state_dir: dir.path().to_owned(),
         hostname: "web1".into(),
         force: false,
     };
-    let error = rivet_agent::enroll(&options, at()).await.unwrap_err();
+    let error = rivet_agent::enroll(&options, crate::at())
+        .await
+        .unwrap_err();
     assert!(
         matches!(error, EnrollError::Probe(TlsError::Connect { .. })),
         "{error}"

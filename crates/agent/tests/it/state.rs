@@ -14,8 +14,8 @@ fn identity(ca: &[u8]) -> Identity {
     Identity {
         enrollment: Enrollment {
             server: ServerUrl::parse("https://rivet.example.org:8443").unwrap(),
-            host: crate::rivet_peer::host(),
-            tenant: crate::rivet_peer::tenant(),
+            host: rivet_core::id::HostId::new(at(), [1; 10]),
+            tenant: rivet_core::id::TenantId::new(at(), [2; 10]),
             ca_fingerprint: rivet_agent::CaFingerprint::of(&ca).to_string(),
             enrolled_at: at(),
         },
@@ -37,7 +37,7 @@ fn an_identity_round_trips_with_owner_only_files() {
         state.load_identity(),
         Err(StateError::NotEnrolled { .. })
     ));
-    let ca = crate::peer::Pki::new("Rivet CA", &["localhost"]).ca;
+    let ca = crate::pki::Pki::new("Rivet CA").ca;
     state.save_identity(&identity(&ca)).unwrap();
     assert_eq!(mode(&dir), 0o700);
     for file in ["agent.key", "ca.pem", "agent.json"] {
@@ -62,10 +62,10 @@ fn an_identity_round_trips_with_owner_only_files() {
 fn a_replaced_ca_or_a_damaged_key_is_reported_by_file() {
     let dir = tempfile::tempdir().unwrap();
     let state = StateDir::new(dir.path());
-    let ca = crate::peer::Pki::new("Rivet CA", &["localhost"]).ca;
+    let ca = crate::pki::Pki::new("Rivet CA").ca;
     state.save_identity(&identity(&ca)).unwrap();
 
-    let other = crate::peer::Pki::new("Other CA", &["localhost"]).ca;
+    let other = crate::pki::Pki::new("Other CA").ca;
     let other_pem = {
         let state2 = tempfile::tempdir().unwrap();
         StateDir::new(state2.path())
@@ -110,7 +110,7 @@ fn the_accepted_inventory_round_trips() {
 fn a_new_enrollment_forgets_the_old_inventory() {
     let dir = tempfile::tempdir().unwrap();
     let state = StateDir::new(dir.path());
-    let ca = crate::peer::Pki::new("Rivet CA", &["localhost"]).ca;
+    let ca = crate::pki::Pki::new("Rivet CA").ca;
     state.save_identity(&identity(&ca)).unwrap();
     let collected = rivet_agent::collect_inventory(&data("debian-reboot"), at()).unwrap();
     state.save_last_inventory(&collected.inventory).unwrap();
