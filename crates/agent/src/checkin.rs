@@ -146,6 +146,9 @@ pub struct Agent {
     api: Api,
     state: StateDir,
     accepted: Option<Collected>,
+    /// A `collect_now` not yet answered with a fresh inventory: the
+    /// server's time of the answer that asked, and this agent's.
+    collect_asked: Option<(Timestamp, Timestamp)>,
 }
 
 impl Agent {
@@ -164,6 +167,7 @@ impl Agent {
             api,
             state,
             accepted,
+            collect_asked: None,
         })
     }
 
@@ -185,12 +189,24 @@ impl Agent {
         wait_secs: u32,
         now: Timestamp,
     ) -> Result<CheckinReport, CheckinError> {
+        // `current` answers a collect_now if it was collected after the
+        // answer that asked for it arrived (both times by this clock).
+        let answered = self
+            .collect_asked
+            .filter(|(_, asked_here)| current.inventory.collected_at >= *asked_here);
         let request = CheckinRequest {
             agent_version: AGENT_VERSION.to_owned(),
             inventory_digest: Some(current.digest.clone()),
             wait_secs,
+            collected_after: answered.map(|(server_time, _)| server_time),
         };
         let response = self.api.checkin(&self.identity, &request, now).await?;
+        if answered.is_some() {
+            self.collect_asked = None;
+        }
+        if response.collect_now && self.collect_asked.is_none() {
+            self.collect_asked = Some((response.server_time, now));
+        }
         let uploaded = match plan_upload(&response.inventory, self.accepted.as_ref(), current) {
             None => {
                 // The server holds this digest: it is the base of the next

@@ -282,6 +282,13 @@ pub struct CheckinRequest {
     /// to say (long polling); capped by the server.
     #[serde(default)]
     pub wait_secs: u32,
+    /// After a `collect_now`: the `server_time` of the answer that asked,
+    /// sent with the first inventory collected since. The server then knows
+    /// the request was carried out, even when nothing changed; the times
+    /// are the server's own, so the agent's clock does not matter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub collected_after: Option<Timestamp>,
 }
 
 /// The answer to a check-in.

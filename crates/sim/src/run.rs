@@ -519,6 +519,7 @@ async fn visit(ctx: &Shared, host: &SimHost, change: bool, stats: &mut PhaseStat
         agent_version: AGENT_VERSION.to_owned(),
         inventory_digest: Some(digest_now.clone()),
         wait_secs: 0,
+        collected_after: None,
     };
     let t = clock::monotonic();
     let answer = ctx.api.checkin(host.id, &host.key, &request).await;

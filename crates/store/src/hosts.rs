@@ -1619,6 +1619,19 @@ impl Store {
         Ok(out)
     }
 
+    /// Clears a request for a fresh inventory made at `asked` (not a newer
+    /// one): the agent collected since and the server holds the result.
+    pub async fn collect_done(&self, id: HostId, asked: Timestamp) -> Result<(), StoreError> {
+        in_tx!(self, tx => {
+            sqlx::query("UPDATE hosts SET collect_requested_at = NULL WHERE id = $1 AND collect_requested_at <= $2")
+                .bind(id.to_string())
+                .bind(micros(asked))
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
+    }
+
     /// Deletes a host, its packages and its history; `false` if it did not
     /// exist. Its agent is refused from then on.
     #[tracing::instrument(skip(self, actor))]

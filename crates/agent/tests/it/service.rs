@@ -62,6 +62,14 @@ async fn the_service_uploads_at_start_collects_when_asked_and_stops() {
             !r.history(host).await.is_empty()
         })
         .await;
+        // Asked again with nothing changed: the fresh collection finds what
+        // the server holds, and the request is done all the same (it was
+        // asked again every 10 s, forever, before agents said so).
+        r.collect(host).await;
+        eventually("the unchanged collection", move || async move {
+            r.host(host).await["collect_requested_at"].is_null()
+        })
+        .await;
         stop.send(()).unwrap();
         version
     };

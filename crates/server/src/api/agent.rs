@@ -306,6 +306,15 @@ pub async fn checkin(
             (Some(_), None) => InventoryWanted::Full,
         };
     let mut inventory = wanted(&identity);
+    if let (Some(asked), Some(after)) = (identity.collect_requested_at, req.collected_after)
+        && asked <= after
+        && inventory == InventoryWanted::Nothing
+    {
+        // A collection since the request found what the server holds: the
+        // request is done. (A changed inventory clears it when stored.)
+        api.store.collect_done(identity.host_id, asked).await?;
+        identity.collect_requested_at = None;
+    }
     let mut collect_now = identity.collect_requested_at.is_some();
     let wait = req.wait_secs.min(agents.max_wait_secs);
     if inventory == InventoryWanted::Nothing && !collect_now && wait > 0 {
