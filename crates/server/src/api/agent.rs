@@ -138,7 +138,7 @@ pub async fn run_flusher(api: Api, every: Duration) {
         if let Err(e) = api.hub.flush(&api.store).await {
             tracing::warn!(error = %e, "cannot record check-ins");
         }
-        if ticks % TICKS_PER_AGENT_COUNT == 0 {
+        if ticks.is_multiple_of(TICKS_PER_AGENT_COUNT) {
             match api.store.count_agents().await {
                 Ok(n) => api.hub.agents.store(n, Ordering::Relaxed),
                 Err(e) => tracing::warn!(error = %e, "cannot count the agents"),
