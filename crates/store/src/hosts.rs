@@ -282,14 +282,27 @@ pub(crate) async fn write_inventories(
             Ok(outcomes) => {
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
                     // A caller that gave up waiting needs no answer.
+                    let _ = job.done.send(Ok(outcome));
+                }
+            }
+            Err(error) if batch.len() > 1 => {
+                // One inventory can fail them all: each again on its own.
+                tracing::warn!(%error, inventories = batch.len(), "writing inventories together failed; writing each alone");
+                for job in batch.drain(..) {
+                    let outcome = store
+                        .write_inventory_batch(std::slice::from_ref(&job))
+                        .await
+                        .and_then(|mut outcomes| {
+                            outcomes
+                                .pop()
+                                .ok_or_else(|| StoreError::Batch("no outcome".into()))
+                        });
                     let _ = job.done.send(outcome);
                 }
             }
             Err(error) => {
-                tracing::warn!(%error, inventories = batch.len(), "writing inventories failed");
-                let message = error.to_string();
-                for job in batch.drain(..) {
-                    let _ = job.done.send(Err(StoreError::Batch(message.clone())));
+                if let Some(job) = batch.pop() {
+                    let _ = job.done.send(Err(error));
                 }
             }
         }
@@ -1160,35 +1173,37 @@ impl Store {
         })
     }
 
-    /// Writes `jobs` in one transaction, each in its own savepoint, and
-    /// returns each one's outcome in order.
+    /// Writes `jobs` in one transaction and returns each one's outcome in
+    /// order. A refused inventory (unknown host, stale base) is refused
+    /// before it writes anything, so it needs no savepoint (savepoints
+    /// journal every page they change: they cost more than the writes); a
+    /// failing statement fails the whole transaction.
     async fn write_inventory_batch(
         &self,
         jobs: &[InventoryJob],
-    ) -> Result<Vec<InventoryOutcome>, StoreError> {
+    ) -> Result<Vec<Result<InventoryStored, InventoryRefusal>>, StoreError> {
         Ok(in_tx!(self, tx => {
             let mut outcomes = Vec::with_capacity(jobs.len());
             for job in jobs {
-                let mut sp = sqlx::Acquire::begin(&mut tx).await?;
-                let outcome: InventoryOutcome = async {
+                let outcome: Result<InventoryStored, InventoryRefusal> = {
                     let InventoryWrite { host, inventory, digest, expected_base, at } = &job.write;
                     let at = *at;
                     let row: Option<(i64, Option<String>, String)> = sqlx::query_as(
                         "SELECT seq, inventory_digest, source FROM hosts WHERE id = $1",
                     )
                     .bind(host.to_string())
-                    .fetch_optional(&mut *sp)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                    let Some((seq, held, source)) = row else {
-                        return Ok(Err(InventoryRefusal::UnknownHost));
-                    };
-                    if expected_base.as_ref().is_some_and(|b| held.as_deref() != Some(b.as_str())) {
-                        return Ok(Err(InventoryRefusal::BaseMismatch {
-                            held: held.and_then(|h| InventoryDigest::try_from(h).ok()),
-                        }));
-                    }
+                    match row {
+                        None => Err(InventoryRefusal::UnknownHost),
+                        Some((_, held, _)) if expected_base.as_ref().is_some_and(|b| held.as_deref() != Some(b.as_str())) => {
+                            Err(InventoryRefusal::BaseMismatch {
+                                held: held.and_then(|h| InventoryDigest::try_from(h).ok()),
+                            })
+                        }
+                        Some((seq, held, source)) => {
                     let baseline = held.is_none();
-                    let changes = write_packages!(self, sp, seq, &inventory.packages, &job.ids, baseline, at);
+                    let changes = write_packages!(self, tx, seq, &inventory.packages, &job.ids, baseline, at);
                     let os = inventory.host.os.as_ref();
                     let name = if source == "agent" {
                         inventory.host.fqdn.clone().or_else(|| inventory.host.hostname.clone())
@@ -1214,15 +1229,12 @@ impl Store {
                     .bind(micros(inventory.collected_at))
                     .bind(micros(at))
                     .bind(seq)
-                    .execute(&mut *sp)
+                    .execute(&mut *tx)
                     .await?;
-                    Ok(Ok(InventoryStored { changes, packages: inventory.packages.len() }))
-                }
-                .await;
-                match outcome {
-                    Ok(Ok(_)) => sp.commit().await?,
-                    _ => sp.rollback().await?,
-                }
+                    Ok(InventoryStored { changes, packages: inventory.packages.len() })
+                        }
+                    }
+                };
                 outcomes.push(outcome);
             }
             outcomes

@@ -162,6 +162,13 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
+                // Savepoints (one per inventory of a batch) journal the pages
+                // they change; in memory, not in a temporary file.
+                .pragma("temp_store", "memory")
+                // A host's packages are entries all over the by-package
+                // index: a cache of 2 MB (the default) rereads most of its
+                // pages for every inventory written. 16 MB, allocated as used.
+                .pragma("cache_size", "-16384")
                 .busy_timeout(options.busy_timeout);
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
