@@ -60,17 +60,29 @@ fn entry(rng: &mut Rng, name: &str, v: &str) -> Value {
     };
     let ranges = |events: Vec<Value>| json!([{"type": "ECOSYSTEM", "events": events}]);
     let (ranges, versions) = match rng.next() % 9 {
-        0 => (ranges(vec![ev("introduced", "0"), ev("fixed", rng.pick(&any))]), json!([])),
+        0 => (
+            ranges(vec![ev("introduced", "0"), ev("fixed", rng.pick(&any))]),
+            json!([]),
+        ),
         1 => (
-            ranges(vec![ev("introduced", rng.pick(&any)), ev("fixed", rng.pick(&above))]),
+            ranges(vec![
+                ev("introduced", rng.pick(&any)),
+                ev("fixed", rng.pick(&above)),
+            ]),
             json!([]),
         ),
         2 => (
-            ranges(vec![ev("introduced", "0"), ev("last_affected", rng.pick(&any))]),
+            ranges(vec![
+                ev("introduced", "0"),
+                ev("last_affected", rng.pick(&any)),
+            ]),
             json!([]),
         ),
         3 => (
-            ranges(vec![ev("introduced", rng.pick(&below)), ev("limit", rng.pick(&any))]),
+            ranges(vec![
+                ev("introduced", rng.pick(&below)),
+                ev("limit", rng.pick(&any)),
+            ]),
             json!([]),
         ),
         4 => {
@@ -136,7 +148,7 @@ fn debian_verdicts_agree_with_dpkg() {
             let n = records.len();
             let mut record = json!({"id": format!("DEB-TEST-{n}"), "aliases": [format!("CVE-2099-{n}")],
                 "affected": [entry(&mut rng, name, version)]});
-            if rng.next() % 3 == 0 {
+            if rng.next().is_multiple_of(3) {
                 // A second entry for the same package in the same record.
                 record["affected"]
                     .as_array_mut()
@@ -162,7 +174,13 @@ fn debian_verdicts_agree_with_dpkg() {
         let mut found: Vec<String> = e
             .matches
             .iter()
-            .map(|m| format!("{}={}", m.advisory.document_key, m.fixed_version.as_deref().unwrap_or("-")))
+            .map(|m| {
+                format!(
+                    "{}={}",
+                    m.advisory.document_key,
+                    m.fixed_version.as_deref().unwrap_or("-")
+                )
+            })
             .collect();
         found.sort();
         let found = found.join(" ");
@@ -195,8 +213,15 @@ fn debian_verdicts_agree_with_dpkg() {
         ])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let reference: Vec<&str> = std::str::from_utf8(&output.stdout).unwrap().lines().collect();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let reference: Vec<&str> = std::str::from_utf8(&output.stdout)
+        .unwrap()
+        .lines()
+        .collect();
     assert_eq!(reference.len(), engine.len());
     let disagreements: Vec<String> = engine
         .iter()
@@ -209,7 +234,10 @@ fn debian_verdicts_agree_with_dpkg() {
     for a in advisories.iter().filter(|a| a.withdrawn.is_none()) {
         *named.entry(a.affected[0].package.as_str()).or_default() += 1;
     }
-    let verdicts: usize = engine.keys().map(|(name, _)| named.get(name.as_str()).copied().unwrap_or(0)).sum();
+    let verdicts: usize = engine
+        .keys()
+        .map(|(name, _)| named.get(name.as_str()).copied().unwrap_or(0))
+        .sum();
     eprintln!(
         "Debian differential: {} source versions, {} advisories, {affected} affected and {} not-affected verdicts, {} disagreements",
         engine.len(),
@@ -223,5 +251,8 @@ fn debian_verdicts_agree_with_dpkg() {
         disagreements.len(),
         disagreements[..disagreements.len().min(10)].join("\n")
     );
-    assert!(affected > 200, "the generated advisories affect something ({affected})");
+    assert!(
+        affected > 200,
+        "the generated advisories affect something ({affected})"
+    );
 }
