@@ -7,6 +7,7 @@ use rivet_core::inventory::HostFacts;
 
 use crate::ecosystem::{self, Ecosystem, UnknownEcosystem};
 use crate::index::{EvalProblem, Index, Match, Verdict};
+
 use crate::package::PackageRef;
 
 /// What the engine says about one host.
@@ -49,13 +50,23 @@ pub fn assess<'a>(
         Ok(e) => out.ecosystem = Some(e),
         Err(e) => out.unknown_ecosystem = Some(e),
     }
+    // Evaluated in package order, each package's matches sorted by
+    // advisory, so that the findings come out sorted without sorting them
+    // all (a neglected host has thousands).
+    let mut packages: Vec<PackageRef<'a>> = packages.into_iter().collect();
+    packages.sort_unstable_by(|a, b| {
+        (a.name, a.version, a.architecture).cmp(&(b.name, b.version, b.architecture))
+    });
     for package in packages {
         out.packages += 1;
         if package.ecosystem.is_none() && out.ecosystem.is_none() {
             out.unmatched_packages += 1;
             continue;
         }
-        let evaluation = index.evaluate(out.ecosystem.as_ref(), &package);
+        let mut evaluation = index.evaluate(out.ecosystem.as_ref(), &package);
+        evaluation
+            .matches
+            .sort_unstable_by(|a, b| a.advisory.id.cmp(&b.advisory.id));
         for m in evaluation.matches {
             match m.verdict {
                 Verdict::Affected => out.findings.push(m),

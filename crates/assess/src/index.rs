@@ -119,22 +119,22 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Match {
     /// The binary package's name.
-    pub package: String,
+    pub package: Arc<str>,
     /// Its installed version.
-    pub installed_version: String,
+    pub installed_version: Arc<str>,
     /// Its architecture.
-    pub architecture: String,
+    pub architecture: Arc<str>,
     /// The source package it was built from.
-    pub source_package: String,
+    pub source_package: Arc<str>,
     /// The source package's version.
-    pub source_version: String,
+    pub source_version: Arc<str>,
     /// The advisory.
     pub advisory: Arc<AdvisorySummary>,
     /// The ecosystem of the advisory's entry, as published (`Ubuntu:Pro:22.04:LTS`).
-    pub ecosystem: String,
+    pub ecosystem: Arc<str>,
     /// The version that fixes it, under the name the ecosystem uses (the
     /// source version for Debian and Ubuntu); `None` when no fix is known.
-    pub fixed_version: Option<String>,
+    pub fixed_version: Option<Arc<str>>,
     /// Whether the package is part of the kernel, whose fix only takes
     /// effect after a reboot (ASM-7, [`kernel::fix_state`]).
     pub kernel: bool,
@@ -219,13 +219,13 @@ pub struct PackageKey {
 #[derive(Debug, Clone)]
 struct Entry {
     advisory: u32,
-    ecosystem: Box<str>,
+    ecosystem: Arc<str>,
     naming: Naming,
     scheme: Scheme,
     not_affected: bool,
     ranges: Vec<CompiledRange>,
     versions: Vec<Box<str>>,
-    fixed: Vec<Box<str>>,
+    fixed: Vec<Arc<str>>,
     architectures: Vec<Box<str>>,
     binaries: Vec<Box<str>>,
     vulnerability: Option<Box<str>>,
@@ -335,7 +335,7 @@ impl Index {
                     .fixed
                     .iter()
                     .filter(|f| version::validate(scheme, f).is_ok())
-                    .map(|f| Box::from(f.as_str()))
+                    .map(|f| Arc::from(f.as_str()))
                     .collect(),
                 architectures: affected
                     .architectures
@@ -483,6 +483,12 @@ impl Index {
             return evaluation;
         }
         let kernel = kernel::is_kernel(package);
+        // The package's strings are shared by all its matches.
+        let name: Arc<str> = package.name.into();
+        let installed: Arc<str> = package.version.into();
+        let architecture: Arc<str> = package.architecture.into();
+        let source: Arc<str> = package.source_name.into();
+        let source_version: Arc<str> = package.source_version.into();
         for found in judge.found {
             let Some(document) = &self.documents[found.advisory as usize] else {
                 continue;
@@ -497,13 +503,13 @@ impl Index {
                 applies.then(|| by.id.clone())
             });
             evaluation.matches.push(Match {
-                package: package.name.to_owned(),
-                installed_version: package.version.to_owned(),
-                architecture: package.architecture.to_owned(),
-                source_package: package.source_name.to_owned(),
-                source_version: package.source_version.to_owned(),
+                package: name.clone(),
+                installed_version: installed.clone(),
+                architecture: architecture.clone(),
+                source_package: source.clone(),
+                source_version: source_version.clone(),
                 advisory: summary.clone(),
-                ecosystem: found.ecosystem.to_owned(),
+                ecosystem: found.ecosystem.clone(),
                 fixed_version: found.fixed.flatten(),
                 kernel,
                 verdict: match statement {
@@ -525,9 +531,9 @@ impl Index {
 /// One advisory found affecting the package, while its entries are judged.
 struct Found<'i> {
     advisory: u32,
-    ecosystem: &'i str,
+    ecosystem: &'i Arc<str>,
     /// `None` until an entry matched; `Some(None)` when one had no fix.
-    fixed: Option<Option<String>>,
+    fixed: Option<Option<Arc<str>>>,
 }
 
 /// Judges the entries filed under one package's name.
@@ -592,7 +598,7 @@ impl<'p, 'i> Judge<'p, 'i> {
         if !architecture_matches(&entry.architectures, self.package.architecture) {
             return;
         }
-        let mut inside: Option<Option<String>> = None;
+        let mut inside: Option<Option<Arc<str>>> = None;
         let listed = !entry.versions.is_empty() && {
             self.valid(entry.scheme, problems)
                 && entry
@@ -605,7 +611,7 @@ impl<'p, 'i> Judge<'p, 'i> {
                 continue;
             }
             if let Outcome::Inside { fixed } = range.evaluate(self.version) {
-                let fixed = fixed.map(str::to_owned);
+                let fixed = fixed.cloned();
                 inside = Some(match inside {
                     None => fixed,
                     Some(previous) => highest(range.scheme, previous, fixed),
@@ -621,7 +627,7 @@ impl<'p, 'i> Judge<'p, 'i> {
                     .iter()
                     .filter(|f| cmp(entry.scheme, f, self.version) == std::cmp::Ordering::Greater)
                     .min_by(|a, b| cmp(entry.scheme, a, b))
-                    .map(|f| f.to_string()),
+                    .cloned(),
             );
         }
         if entry.not_affected {
@@ -653,7 +659,7 @@ impl<'p, 'i> Judge<'p, 'i> {
 }
 
 /// The higher of two fixes; no fix dominates.
-fn highest(scheme: Scheme, a: Option<String>, b: Option<String>) -> Option<String> {
+fn highest(scheme: Scheme, a: Option<Arc<str>>, b: Option<Arc<str>>) -> Option<Arc<str>> {
     match (a, b) {
         (Some(a), Some(b)) => Some(if cmp(scheme, &a, &b) == std::cmp::Ordering::Less {
             b

@@ -11,6 +11,7 @@
 //! that compiled can always be compared against a valid installed version.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use rivet_advisory::model::{Event, Range, RangeKind};
 use rivet_core::version::{self, Scheme};
@@ -27,7 +28,7 @@ enum Kind {
 #[derive(Debug, Clone)]
 struct Point {
     kind: Kind,
-    version: Option<Box<str>>,
+    version: Option<Arc<str>>,
 }
 
 /// A range ready for evaluation.
@@ -38,7 +39,7 @@ pub(crate) struct CompiledRange {
     pub scheme: Scheme,
     points: Vec<Point>,
     /// `None` stands for `*`.
-    limits: Vec<Option<Box<str>>>,
+    limits: Vec<Option<Arc<str>>>,
 }
 
 /// The result of evaluating a version against one range.
@@ -49,7 +50,7 @@ pub(crate) enum Outcome<'r> {
     /// The version is in the range; the fix is the next `fixed` event above
     /// it, `None` when the range has none (no fix yet, or only
     /// `last_affected`).
-    Inside { fixed: Option<&'r str> },
+    Inside { fixed: Option<&'r Arc<str>> },
 }
 
 /// Compares two versions both known to be valid under `scheme`.
@@ -71,7 +72,7 @@ impl CompiledRange {
         };
         let valid = |v: &str| {
             version::validate(scheme, v)
-                .map(|()| Box::<str>::from(v))
+                .map(|()| Arc::<str>::from(v))
                 .map_err(|reason| {
                     format!("event version {v:?} is not a valid {scheme} version: {reason}")
                 })
@@ -126,7 +127,7 @@ impl CompiledRange {
         }
         let mut vulnerable = false;
         // The first fixed or last_affected event the version has not reached.
-        let mut next: Option<Option<&str>> = None;
+        let mut next: Option<Option<&Arc<str>>> = None;
         for point in &self.points {
             let order = point
                 .version
@@ -142,7 +143,7 @@ impl CompiledRange {
                     if order != Ordering::Less {
                         vulnerable = false;
                     } else if next.is_none() {
-                        next = Some(point.version.as_deref());
+                        next = Some(point.version.as_ref());
                     }
                 }
                 Kind::LastAffected => {
@@ -186,12 +187,15 @@ mod tests {
             Event::Fixed("1.2".into()),
             Event::Introduced("1.0".into()),
         ]);
-        let at = |v| r.evaluate(v);
-        assert_eq!(at("0.9"), Outcome::Outside);
-        assert_eq!(at("1.0"), Outcome::Inside { fixed: Some("1.2") });
-        assert_eq!(at("1.2"), Outcome::Outside);
-        assert_eq!(at("2.1"), Outcome::Inside { fixed: Some("2.3") });
-        assert_eq!(at("2.3"), Outcome::Outside);
+        let at = |v| match r.evaluate(v) {
+            Outcome::Outside => None,
+            Outcome::Inside { fixed } => Some(fixed.map(|f| f.to_string())),
+        };
+        assert_eq!(at("0.9"), None);
+        assert_eq!(at("1.0"), Some(Some("1.2".into())));
+        assert_eq!(at("1.2"), None);
+        assert_eq!(at("2.1"), Some(Some("2.3".into())));
+        assert_eq!(at("2.3"), None);
     }
 
     #[test]

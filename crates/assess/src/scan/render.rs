@@ -235,9 +235,9 @@ fn table(report: &Report, out: &mut impl Write) -> io::Result<()> {
         .map(|f| {
             let m = &f.matched;
             [
-                m.package.clone(),
-                m.installed_version.clone(),
-                m.fixed_version.clone().unwrap_or_else(|| "-".into()),
+                m.package.to_string(),
+                m.installed_version.to_string(),
+                m.fixed_version.as_deref().unwrap_or("-").to_owned(),
                 m.advisory.id.clone(),
                 m.advisory.severity.level.name().to_owned(),
                 if f.kev { "yes" } else { "" }.to_owned(),

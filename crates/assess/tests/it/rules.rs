@@ -38,7 +38,12 @@ fn verdicts(index: &Index, host: (&str, &str), p: &Package) -> Vec<(String, Opti
     e.matches
         .iter()
         .filter(|m| m.verdict == Verdict::Affected)
-        .map(|m| (m.advisory.id.clone(), m.fixed_version.clone()))
+        .map(|m| {
+            (
+                m.advisory.id.clone(),
+                m.fixed_version.as_deref().map(str::to_owned),
+            )
+        })
         .collect()
 }
 
@@ -68,10 +73,10 @@ fn debian_matches_the_source_package_at_its_source_version() {
         .matches[0];
     assert_eq!(
         (
-            m.package.as_str(),
-            m.installed_version.as_str(),
-            m.source_package.as_str(),
-            m.source_version.as_str()
+            &*m.package,
+            &*m.installed_version,
+            &*m.source_package,
+            &*m.source_version
         ),
         ("cpp", "4:12.2.0-3", "gcc-defaults", "1.203")
     );
@@ -405,7 +410,7 @@ fn multiple_ranges_and_unsorted_events() {
         let e = index.evaluate(None, &p.as_ref());
         e.matches
             .iter()
-            .map(|m| m.fixed_version.clone())
+            .map(|m| m.fixed_version.as_deref().map(str::to_owned))
             .collect::<Vec<_>>()
     };
     assert_eq!(v("0.6.2"), Vec::<Option<String>>::new());
@@ -555,7 +560,7 @@ fn unknown_ecosystems_skip_os_packages_but_not_language_packages() {
     assert_eq!(assessment.unmatched_packages, 1);
     assert_eq!(assessment.findings.len(), 1);
     assert_eq!(assessment.findings[0].advisory.id, "RUSTSEC-1");
-    assert_eq!(assessment.findings[0].ecosystem, "crates.io");
+    assert_eq!(&*assessment.findings[0].ecosystem, "crates.io");
 }
 
 #[test]

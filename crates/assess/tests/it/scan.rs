@@ -75,7 +75,7 @@ fn a_dpkg_status_scan_finds_kev_listed_advisories_in_every_output_format() {
         report
             .findings
             .iter()
-            .all(|f| f.kev && f.matched.source_package == source)
+            .all(|f| f.kev && *f.matched.source_package == *source)
     );
 
     let json: Value = serde_json::from_str(&rendered(&report, OutputFormat::Json)).unwrap();
@@ -155,7 +155,7 @@ fn ubuntu_sample_advisories_match_by_source_and_binaries() {
         .iter()
         .map(|f| {
             (
-                f.matched.package.as_str(),
+                &*f.matched.package,
                 f.matched.advisory.id.as_str(),
                 f.matched.fixed_version.as_deref(),
             )
@@ -163,7 +163,7 @@ fn ubuntu_sample_advisories_match_by_source_and_binaries() {
         .collect();
     // libcurl4 is among the record's binaries; libcurl-unlisted is not.
     assert_eq!(ids, [("libcurl4", "UBUNTU-CVE-2025-0665", Some(fixed))]);
-    assert_eq!(report.findings[0].matched.ecosystem, "Ubuntu:22.04:LTS");
+    assert_eq!(&*report.findings[0].matched.ecosystem, "Ubuntu:22.04:LTS");
     assert!(
         report.findings[0]
             .matched
@@ -220,9 +220,9 @@ fn cyclonedx_language_packages_match_the_crates_io_archive() {
         .iter()
         .find(|f| f.matched.advisory.id == id)
         .unwrap();
-    assert_eq!(found.matched.package, name);
+    assert_eq!(&*found.matched.package, name);
     assert_eq!(found.matched.fixed_version.as_deref(), Some(fixed.as_str()));
-    assert_eq!(found.matched.ecosystem, "crates.io");
+    assert_eq!(&*found.matched.ecosystem, "crates.io");
 }
 
 #[test]
@@ -310,12 +310,12 @@ fn an_unknown_os_is_said_and_nothing_is_guessed() {
         report
             .findings
             .iter()
-            .any(|f| f.matched.package == "openssl")
+            .any(|f| &*f.matched.package == "openssl")
     );
     assert!(
         report
             .findings
             .iter()
-            .all(|f| f.matched.ecosystem == "AlmaLinux:9")
+            .all(|f| &*f.matched.ecosystem == "AlmaLinux:9")
     );
 }
