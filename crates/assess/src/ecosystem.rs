@@ -274,6 +274,14 @@ pub fn of_os(os: &OsRelease) -> Result<Ecosystem, UnknownEcosystem> {
     }
 }
 
+/// Whether the OSV schema lets this ecosystem's entries omit the release
+/// (`Debian`, `AlmaLinux`), in which case they apply to every release.
+/// Elsewhere an unscoped entry (a Red Hat CSAF product without a platform)
+/// is not matched to any host: it would cross releases.
+pub(crate) fn release_optional(name: &str) -> bool {
+    matches!(name, "Debian" | "AlmaLinux")
+}
+
 /// The key an ecosystem name and release meet under.
 pub(crate) fn key(name: &str, release: Option<&str>) -> String {
     match release {

@@ -453,7 +453,11 @@ impl Index {
         let (eco_name, key, unscoped) = match package.ecosystem {
             Some(lang) => (lang, lang, None),
             None => match host {
-                Some(host) => (host.name(), host.key(), Some(host.name())),
+                Some(host) => (
+                    host.name(),
+                    host.key(),
+                    ecosystem::release_optional(host.name()).then(|| host.name()),
+                ),
                 None => return Evaluation::default(),
             },
         };
@@ -463,9 +467,9 @@ impl Index {
             Naming::Binary => (package.name, package.version),
         };
         let name = ecosystem::normalize_name(eco_name, name);
-        // Entries scoped to the release, and (for distributions) entries of
-        // the bare ecosystem name, which the schema lets apply to every
-        // release.
+        // Entries scoped to the release, and for Debian and AlmaLinux, whose
+        // release suffix the OSV schema makes optional, entries of the bare
+        // name, which apply to every release.
         let lists = [Some(key), unscoped.filter(|u| *u != key)]
             .into_iter()
             .flatten()

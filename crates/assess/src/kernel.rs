@@ -25,7 +25,8 @@ const APK_KERNELS: [&str; 5] = [
 /// Whether a package is built from a kernel's source package, so that its
 /// fix needs a reboot: Debian's and Ubuntu's `linux` and `linux-signed-*`
 /// sources and `linux-image-*`/`linux-modules-*` binaries, the rpm
-/// `kernel` sources, Alpine's `linux-<flavour>` packages. Language packages
+/// `kernel` sources (and `kernel-core*`, `kernel-modules*` … by name when
+/// the source is not known), Alpine's `linux-<flavour>` packages. Language packages
 /// never are.
 pub fn is_kernel(package: &PackageRef<'_>) -> bool {
     match package.format {
@@ -36,8 +37,13 @@ pub fn is_kernel(package: &PackageRef<'_>) -> bool {
                 || package.name.starts_with("linux-modules-")
         }
         Some(PackageFormat::Rpm) => {
+            // Plain `rpm -qa` gives no source package: then the image and
+            // module packages are known by name.
             RPM_KERNEL_SOURCES.contains(&package.source_name)
                 || RPM_KERNEL_SOURCES.contains(&package.name)
+                || ["kernel-core", "kernel-modules", "kernel-rt-", "kernel-uek-"]
+                    .iter()
+                    .any(|prefix| package.name.starts_with(prefix))
         }
         Some(PackageFormat::Apk) => {
             APK_KERNELS.contains(&package.source_name) || APK_KERNELS.contains(&package.name)

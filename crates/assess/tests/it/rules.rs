@@ -676,3 +676,59 @@ fn a_fixed_kernel_counts_only_once_it_runs() {
         KernelFix::PendingReboot
     );
 }
+
+#[test]
+fn unscoped_entries_apply_only_where_the_schema_allows() {
+    let debian = record(
+        "DSA-8",
+        "Debian",
+        "foo",
+        range(json!([{"introduced": "0"}, {"fixed": "2.0"}])),
+    );
+    let red_hat = record(
+        "RHSA-8",
+        "Red Hat",
+        "foo",
+        range(json!([{"introduced": "0"}, {"fixed": "2.0-1.el7"}])),
+    );
+    let index = Index::build([&debian, &red_hat]);
+    let deb = package(Deb, "foo", "1.0", "amd64", ("foo", "1.0"));
+    assert_eq!(
+        verdicts(&index, ("debian", "12"), &deb),
+        hit("DSA-8", Some("2.0"))
+    );
+    assert_eq!(
+        verdicts(&index, ("debian", "11"), &deb),
+        hit("DSA-8", Some("2.0"))
+    );
+    let rpm = package(Rpm, "foo", "1.0-1.el9", "x86_64", ("foo", "1.0-1.el9"));
+    assert_eq!(
+        verdicts(&index, ("rhel", "9.4"), &rpm),
+        NONE,
+        "a release-less Red Hat product crosses releases"
+    );
+}
+
+#[test]
+fn kernel_packages_are_known_with_or_without_their_source() {
+    let is = |format, name: &str, source: &str| {
+        rivet_assess::kernel::is_kernel(&PackageRef::from(&package(
+            format,
+            name,
+            "1",
+            "x86_64",
+            (source, "1"),
+        )))
+    };
+    assert!(is(Rpm, "kernel-core", "kernel"));
+    assert!(is(Rpm, "python3-perf", "kernel"));
+    assert!(
+        is(Rpm, "kernel-core", "kernel-core"),
+        "plain rpm -qa has no source"
+    );
+    assert!(!is(Rpm, "kernel-headers", "kernel-headers"));
+    assert!(is(Deb, "linux-image-6.1.0-18-amd64", "linux-signed-amd64"));
+    assert!(!is(Deb, "linux-base", "linux-base"));
+    assert!(is(Apk, "linux-lts", "linux-lts"));
+    assert!(!is(Apk, "linux-firmware", "linux-firmware"));
+}
