@@ -1,0 +1,95 @@
+//! A whole host assessed at once: its ecosystem from os-release, every
+//! package evaluated, the matches split into findings and VEX-cleared ones.
+//! `rivet scan` uses this; the server evaluates distinct packages with
+//! [`Index::evaluate`] and memoises instead.
+
+use rivet_core::inventory::HostFacts;
+
+use crate::ecosystem::{self, Ecosystem, UnknownEcosystem};
+use crate::index::{EvalProblem, Index, Match, Verdict};
+
+use crate::package::PackageRef;
+
+/// What the engine says about one host.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Assessment {
+    /// The host's ecosystem, when its OS is known.
+    pub ecosystem: Option<Ecosystem>,
+    /// Why its OS packages were not matched, when its OS is not known.
+    pub unknown_ecosystem: Option<UnknownEcosystem>,
+    /// Affected packages, one per package and advisory, sorted by package,
+    /// version and advisory id.
+    pub findings: Vec<Match>,
+    /// Matches a VEX statement says do not apply.
+    pub not_affected: Vec<Match>,
+    /// Versions that could not be compared.
+    pub problems: Vec<EvalProblem>,
+    /// Packages looked at.
+    pub packages: usize,
+    /// Of them, OS packages not matched because the ecosystem is unknown.
+    pub unmatched_packages: usize,
+}
+
+/// Assesses a host: its ecosystem from `host.os`, then every package.
+pub fn assess_host<'a>(
+    index: &Index,
+    host: &HostFacts,
+    packages: impl IntoIterator<Item = PackageRef<'a>>,
+) -> Assessment {
+    assess(index, ecosystem::of_host(host.os.as_ref()), packages)
+}
+
+/// Assesses packages under a known (or knowingly unknown) ecosystem.
+pub fn assess<'a>(
+    index: &Index,
+    ecosystem: Result<Ecosystem, UnknownEcosystem>,
+    packages: impl IntoIterator<Item = PackageRef<'a>>,
+) -> Assessment {
+    let mut out = Assessment::default();
+    match ecosystem {
+        Ok(e) => out.ecosystem = Some(e),
+        Err(e) => out.unknown_ecosystem = Some(e),
+    }
+    // Evaluated in package order, each package's matches sorted by
+    // advisory, so that the findings come out sorted without sorting them
+    // all (a neglected host has thousands).
+    let mut packages: Vec<PackageRef<'a>> = packages.into_iter().collect();
+    packages.sort_unstable_by(|a, b| {
+        (a.name, a.version, a.architecture).cmp(&(b.name, b.version, b.architecture))
+    });
+    for package in packages {
+        out.packages += 1;
+        if package.ecosystem.is_none() && out.ecosystem.is_none() {
+            out.unmatched_packages += 1;
+            continue;
+        }
+        let mut evaluation = index.evaluate(out.ecosystem.as_ref(), &package);
+        evaluation
+            .matches
+            .sort_unstable_by(|a, b| a.advisory.id.cmp(&b.advisory.id));
+        for m in evaluation.matches {
+            match m.verdict {
+                Verdict::Affected => out.findings.push(m),
+                Verdict::NotAffected { .. } => out.not_affected.push(m),
+            }
+        }
+        out.problems.extend(evaluation.problems);
+    }
+    let order = |a: &Match, b: &Match| {
+        (
+            &a.package,
+            &a.installed_version,
+            &a.architecture,
+            &a.advisory.id,
+        )
+            .cmp(&(
+                &b.package,
+                &b.installed_version,
+                &b.architecture,
+                &b.advisory.id,
+            ))
+    };
+    out.findings.sort_by(order);
+    out.not_affected.sort_by(order);
+    out
+}
