@@ -72,6 +72,32 @@ enum Command {
     /// Enrollment tokens that agents join with.
     #[command(subcommand)]
     EnrollmentToken(EnrollmentTokenCommand),
+    /// Assess an inventory file against advisory files, offline, with the
+    /// server's engine (ASM-8).
+    Scan {
+        /// The inventory: a dpkg status file, `rpm -qa` output, apk's
+        /// installed database or a CycloneDX JSON SBOM.
+        #[arg(long)]
+        inventory: PathBuf,
+        /// The inventory's format (dpkg-status, rpm-qa, apk-installed or
+        /// cyclonedx); default: told from its content.
+        #[arg(long)]
+        inventory_format: Option<rivet_assess::scan::InventoryFormat>,
+        /// The operating system as ID:VERSION (debian:12, ubuntu:22.04,
+        /// almalinux:9, alpine:3.20), when the inventory does not name it.
+        #[arg(long)]
+        os: Option<String>,
+        /// Advisory files, directories or zip archives (OSV, CSAF, a KEV
+        /// catalogue), as `rivet advisories import` reads them.
+        #[arg(long, required = true, num_args = 1..)]
+        advisories: Vec<PathBuf>,
+        /// A KEV catalogue, besides any among the advisories.
+        #[arg(long)]
+        kev: Option<PathBuf>,
+        /// table, json or sarif.
+        #[arg(long, default_value = "table")]
+        format: rivet_assess::scan::render::OutputFormat,
+    },
 }
 
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
@@ -130,6 +156,34 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Advisories(cmd) => return cli::advisories(&cli.conn, cmd).await,
         Command::Hosts(cmd) => cli::hosts(&cli.conn, cmd).await?,
         Command::EnrollmentToken(cmd) => cli::enrollment_token(&cli.conn, cmd).await?,
+        Command::Scan {
+            inventory,
+            inventory_format,
+            os,
+            advisories,
+            kev,
+            format,
+        } => {
+            use rivet_assess::scan::{self, InventoryFormat, ScanOptions};
+            use rivet_server::clock::Clock;
+            let format_of_file = match inventory_format {
+                Some(f) => f,
+                None => InventoryFormat::detect(
+                    &std::fs::read(&inventory)
+                        .with_context(|| format!("{}", inventory.display()))?,
+                ),
+            };
+            let options = ScanOptions {
+                inventory,
+                format: format_of_file,
+                os: os.as_deref().map(scan::parse_os).transpose()?,
+                advisories,
+                kev,
+                fetched_at: rivet_server::clock::SystemClock.now(),
+            };
+            let report = tokio::task::spawn_blocking(move || scan::run(&options)).await??;
+            scan::render::render(&report, format, &mut std::io::stdout().lock())?;
+        }
     }
     Ok(true)
 }

@@ -63,6 +63,29 @@ impl InventoryFormat {
     }
 }
 
+impl InventoryFormat {
+    /// Tells the format from the file's beginning: JSON is CycloneDX, a
+    /// `Package:` field dpkg's status file, a `P:` line apk's database, and
+    /// anything else `rpm -qa` output (which [`parse_inventory`] checks
+    /// line by line).
+    pub fn detect(bytes: &[u8]) -> InventoryFormat {
+        let head = &bytes[..bytes.len().min(64 * 1024)];
+        let text = String::from_utf8_lossy(head);
+        if text.trim_start().starts_with('{') {
+            return InventoryFormat::CycloneDx;
+        }
+        for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+            if line.starts_with("Package:") {
+                return InventoryFormat::DpkgStatus;
+            }
+            if line.starts_with("P:") {
+                return InventoryFormat::ApkInstalled;
+            }
+        }
+        InventoryFormat::RpmQa
+    }
+}
+
 impl fmt::Display for InventoryFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -11,6 +11,7 @@ mod flows;
 mod harness;
 mod hosts_cli;
 mod matrix;
+mod scan_cli;
 mod sync;
 
 /// Declares each listed `async fn(harness::TestServer)` as a test on every
