@@ -1144,7 +1144,7 @@ impl Store {
     /// the host must still hold that inventory (a delta was applied to it).
     ///
     /// Inventories arriving together are written together, in one
-    /// transaction with a savepoint each (group commit): a host's packages
+    /// transaction (group commit) by one writer task: a host's packages
     /// are rows of an index keyed by package, so every inventory written
     /// alone dirties a page per package, while hosts written together share
     /// most of their packages and so most of those pages.
