@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::Timestamp;
 use crate::inventory::{HostFacts, OsRelease, Package, PackageFormat};
+use crate::version::rpm::{evr, parse_source_rpm};
 use crate::version::{self, rpm};
 
 /// The largest import accepted, in bytes. A syft SBOM that lists every file
@@ -573,18 +574,6 @@ pub fn parse_rpm_qa(text: &str) -> Result<Vec<Package>, ImportError> {
     Ok(packages)
 }
 
-fn evr(epoch: Option<&str>, version: &str, release: &str) -> String {
-    let vr = if release.is_empty() {
-        version.to_owned()
-    } else {
-        format!("{version}-{release}")
-    };
-    match epoch {
-        Some(e) => format!("{e}:{vr}"),
-        None => vr,
-    }
-}
-
 fn parse_rpm_nevra(line: &str, number: usize) -> Result<Option<Package>, ImportError> {
     if line.contains('\t') {
         return Err(line_error(
@@ -699,17 +688,6 @@ fn parse_rpm_tabbed(
         repository: None,
         installed_at,
     }))
-}
-
-/// Splits `name-version-release.src.rpm` into its parts.
-fn parse_source_rpm(file: &str) -> Option<(&str, &str, &str)> {
-    let stem = file
-        .strip_suffix(".src.rpm")
-        .or_else(|| file.strip_suffix(".nosrc.rpm"))?;
-    let (rest, release) = stem.rsplit_once('-')?;
-    let (name, version) = rest.rsplit_once('-')?;
-    (!name.is_empty() && !version.is_empty() && !release.is_empty())
-        .then_some((name, version, release))
 }
 
 /// What [`parse_cyclonedx`] found in an SBOM.

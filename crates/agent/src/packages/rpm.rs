@@ -14,6 +14,7 @@ use std::process::Command;
 
 use jiff::Timestamp;
 use rivet_core::inventory::{Package, PackageFormat};
+use rivet_core::version::rpm::{evr, parse_source_rpm};
 
 use super::{Collected, PackageError, problem};
 use crate::rootfs::Root;
@@ -106,17 +107,7 @@ fn parse_line(line: &str) -> Result<Option<Package>, String> {
         e if e.bytes().all(|b| b.is_ascii_digit()) => Some(e),
         e => return Err(format!("package {name}: epoch {e:?} is not a number")),
     };
-    let evr = |version: &str, release: &str| {
-        let vr = if release.is_empty() {
-            version.to_owned()
-        } else {
-            format!("{version}-{release}")
-        };
-        match epoch {
-            Some(e) => format!("{e}:{vr}"),
-            None => vr,
-        }
-    };
+    let evr = |version: &str, release: &str| evr(epoch, version, release);
     let (source_name, source_version) = match sourcerpm {
         "(none)" | "" => (name.to_owned(), evr(version, release)),
         file => {
@@ -146,34 +137,9 @@ fn parse_line(line: &str) -> Result<Option<Package>, String> {
     }))
 }
 
-/// Splits `name-version-release.src.rpm` into its parts.
-fn parse_source_rpm(file: &str) -> Option<(&str, &str, &str)> {
-    let stem = file
-        .strip_suffix(".src.rpm")
-        .or_else(|| file.strip_suffix(".nosrc.rpm"))?;
-    let (rest, release) = stem.rsplit_once('-')?;
-    let (name, version) = rest.rsplit_once('-')?;
-    (!name.is_empty() && !version.is_empty() && !release.is_empty())
-        .then_some((name, version, release))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn source_rpm_names() {
-        assert_eq!(
-            parse_source_rpm("kernel-5.14.0-427.13.1.el9_4.src.rpm"),
-            Some(("kernel", "5.14.0", "427.13.1.el9_4"))
-        );
-        assert_eq!(
-            parse_source_rpm("python-dateutil-2.8.1-7.el9.src.rpm"),
-            Some(("python-dateutil", "2.8.1", "7.el9"))
-        );
-        assert_eq!(parse_source_rpm("foo.src.rpm"), None);
-        assert_eq!(parse_source_rpm("foo-1-2.noarch.rpm"), None);
-    }
 
     #[test]
     fn epochs_pubkeys_and_bad_lines() {

@@ -321,9 +321,49 @@ pub fn parse_nevra(s: &str) -> Result<Nevra<'_>, InvalidNevra> {
     })
 }
 
+/// `[epoch:]version[-release]` as Rivet writes an rpm's version: the epoch
+/// only when rpm gives one, the release only when there is one.
+pub fn evr(epoch: Option<&str>, version: &str, release: &str) -> String {
+    let vr = if release.is_empty() {
+        version.to_owned()
+    } else {
+        format!("{version}-{release}")
+    };
+    match epoch {
+        Some(e) => format!("{e}:{vr}"),
+        None => vr,
+    }
+}
+
+/// Splits a source rpm's file name, `name-version-release.src.rpm` (or
+/// `.nosrc.rpm`), into name, version and release.
+pub fn parse_source_rpm(file: &str) -> Option<(&str, &str, &str)> {
+    let stem = file
+        .strip_suffix(".src.rpm")
+        .or_else(|| file.strip_suffix(".nosrc.rpm"))?;
+    let (rest, release) = stem.rsplit_once('-')?;
+    let (name, version) = rest.rsplit_once('-')?;
+    (!name.is_empty() && !version.is_empty() && !release.is_empty())
+        .then_some((name, version, release))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_rpm_names() {
+        assert_eq!(
+            parse_source_rpm("kernel-5.14.0-427.13.1.el9_4.src.rpm"),
+            Some(("kernel", "5.14.0", "427.13.1.el9_4"))
+        );
+        assert_eq!(
+            parse_source_rpm("python-dateutil-2.8.1-7.el9.src.rpm"),
+            Some(("python-dateutil", "2.8.1", "7.el9"))
+        );
+        assert_eq!(parse_source_rpm("foo.src.rpm"), None);
+        assert_eq!(parse_source_rpm("foo-1-2.noarch.rpm"), None);
+    }
 
     fn cmp(a: &str, b: &str) -> Ordering {
         parse(a).unwrap().cmp(&parse(b).unwrap())
