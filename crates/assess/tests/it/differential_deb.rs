@@ -14,7 +14,7 @@ use rivet_assess::{Index, PackageRef};
 use serde_json::{Value, json};
 
 use crate::differential_rpm::bump;
-use crate::{data, os, osv_record, python_with};
+use crate::{data, os, osv_record, python_with, reference_verdicts};
 
 const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/reference_osv.py");
 
@@ -193,7 +193,7 @@ fn debian_verdicts_agree_with_dpkg() {
             engine.insert(key, found);
         }
     }
-    let Some(mut python) = python_with("apt_pkg", "python3-apt") else {
+    let Some(python) = python_with("apt_pkg", "python3-apt") else {
         return;
     };
     let mut advisories_file = tempfile::NamedTempFile::new().unwrap();
@@ -204,29 +204,20 @@ fn debian_verdicts_agree_with_dpkg() {
         writeln!(queries, "Debian:12\t{name}\t{version}").unwrap();
     }
     queries.flush().unwrap();
-    let output = python
-        .args([
+    let reference = reference_verdicts(
+        python,
+        &[
             REFERENCE,
             "deb",
             advisories_file.path().to_str().unwrap(),
             queries.path().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
     );
-    let reference: Vec<&str> = std::str::from_utf8(&output.stdout)
-        .unwrap()
-        .lines()
-        .collect();
     assert_eq!(reference.len(), engine.len());
     let disagreements: Vec<String> = engine
         .iter()
         .zip(&reference)
-        .filter(|((_, ours), theirs)| ours != *theirs)
+        .filter(|((_, ours), theirs)| *ours != *theirs)
         .map(|((key, ours), theirs)| format!("{key:?}\n  rivet: {ours}\n  dpkg:  {theirs}"))
         .collect();
     // Each live document naming a source version's package is a verdict.

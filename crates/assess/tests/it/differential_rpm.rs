@@ -12,7 +12,7 @@ use rivet_assess::ecosystem::of_os;
 use rivet_assess::{Index, PackageRef, Verdict};
 use rivet_core::inventory::PackageFormat;
 
-use crate::{at, data, os, python_with};
+use crate::{at, data, os, python_with, reference_verdicts};
 
 const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/reference_osv.py");
 
@@ -149,24 +149,15 @@ fn almalinux_verdicts_agree_with_librpm() {
             engine.push(found.join(" "));
         }
     }
-    let Some(mut python) = python_with("rpm", "python3-rpm") else {
+    let Some(python) = python_with("rpm", "python3-rpm") else {
         return;
     };
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(lines.as_bytes()).unwrap();
-    let output = python
-        .args([REFERENCE, "rpm", zip, file.path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let reference = reference_verdicts(
+        python,
+        &[REFERENCE, "rpm", zip, file.path().to_str().unwrap()],
     );
-    let reference: Vec<&str> = std::str::from_utf8(&output.stdout)
-        .unwrap()
-        .lines()
-        .collect();
     assert_eq!(reference.len(), engine.len());
     let mut disagreements = Vec::new();
     for ((query, ours), theirs) in lines.lines().zip(&engine).zip(&reference) {

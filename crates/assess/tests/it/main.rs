@@ -85,3 +85,20 @@ pub fn python_with(module: &str, package: &str) -> Option<Command> {
     eprintln!("skipped: /usr/bin/python3 cannot import {module} (install {package})");
     None
 }
+
+/// Runs the reference evaluator (`python` with `args`) and returns its
+/// output lines, one verdict per query, failing the test with its stderr
+/// when it fails.
+pub fn reference_verdicts(mut python: Command, args: &[&str]) -> Vec<String> {
+    let output = python.args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
