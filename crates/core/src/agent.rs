@@ -332,9 +332,12 @@ pub enum InventoryWanted {
     },
 }
 
-/// `PUT /api/v1/agent/inventory`.
+/// `PUT /api/v1/agent/inventory`: `{"full": {"inventory": …}}` or
+/// `{"delta": {"delta": …}}`. Externally tagged, unlike the other tagged
+/// documents, so that the server reads the inventory as it arrives instead
+/// of buffering it whole to find an inner tag first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum InventoryUpload {
     /// A whole inventory.
     Full {

@@ -28,9 +28,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::audit::append_audit;
-use crate::row::{
-    corrupt, micros, opt_timestamp, params_from, parse, summary, timestamp, values, visible,
-};
+use crate::row::{corrupt, micros, opt_timestamp, params_from, parse, summary, timestamp, visible};
 use crate::tenants::cursor_id;
 use crate::{Store, StoreError, in_tx, on_pool};
 
@@ -613,10 +611,6 @@ macro_rules! fetch_host {
     }};
 }
 
-/// Rows per multi-row statement when writing package sets (before
-/// `rows_per_insert` gives SQLite its smaller share).
-const PACKAGE_ROWS: usize = 400;
-
 type PackageRow = (
     i64,
     Option<i64>,
@@ -662,12 +656,7 @@ fn package_from_row(row: PackageRow) -> Result<(i64, Package), StoreError> {
     ))
 }
 
-/// A host's packages by its `seq`, in no particular order.
-const HOST_PACKAGES_SQL: &str = "SELECT hp.package_id, hp.installed_at, p.format, p.name, \
-    p.version, p.architecture, p.source_name, p.source_version, p.repository \
-    FROM host_packages hp JOIN packages p ON p.id = hp.package_id WHERE hp.host_seq = $1";
-
-/// The same by the host's id.
+/// A host's packages by the host's id, in no particular order.
 const HOST_PACKAGES_BY_ID_SQL: &str = "SELECT hp.package_id, hp.installed_at, p.format, p.name, \
     p.version, p.architecture, p.source_name, p.source_version, p.repository \
     FROM hosts h JOIN host_packages hp ON hp.host_seq = h.seq \
@@ -892,28 +881,36 @@ pub enum InventoryRefusal {
 /// Replaces the package set of host `$seq` with `$packages` (whose interned
 /// ids are `$ids`, in the same order), records the software changes unless
 /// `$baseline`, and evaluates to the number of changes.
+///
+/// Each step is one statement whatever the number of packages: the rows
+/// travel as one JSON array (see [`PackageSql`]), because a statement per
+/// row, or a bound parameter per value, made the statements' overhead the
+/// bulk of a full inventory's cost. Only the packages that changed are read
+/// back in full, to record what changed.
 macro_rules! write_packages {
     ($store:expr, $tx:ident, $seq:expr, $packages:expr, $ids:expr, $baseline:expr, $at:expr) => {{
         let seq: i64 = $seq;
         let packages: &[Package] = $packages;
         let ids: &[i64] = $ids;
-        let rows: Vec<PackageRow> = sqlx::query_as(HOST_PACKAGES_SQL)
-            .bind(seq)
-            .fetch_all(&mut *$tx)
-            .await?;
-        let old: Vec<(i64, Package)> = rows
-            .into_iter()
-            .map(package_from_row)
-            .collect::<Result<_, _>>()?;
-        let old_at: HashMap<i64, Option<i64>> = old
-            .iter()
-            .map(|(id, p)| (*id, p.installed_at.map(|t| t.as_second())))
-            .collect();
+        let sql = PackageSql::of($store.backend());
+        let old_at: HashMap<i64, Option<i64>> = sqlx::query_as::<_, (i64, Option<i64>)>(
+            "SELECT package_id, installed_at FROM host_packages WHERE host_seq = $1",
+        )
+        .bind(seq)
+        .fetch_all(&mut *$tx)
+        .await?
+        .into_iter()
+        .collect();
         let mut new_at: HashMap<i64, Option<i64>> = HashMap::with_capacity(ids.len());
         for (id, p) in ids.iter().zip(packages) {
             new_at.insert(*id, p.installed_at.map(|t| t.as_second()));
         }
-        let removed: Vec<i64> = old_at.keys().copied().filter(|id| !new_at.contains_key(id)).collect();
+        let mut removed: Vec<i64> = old_at
+            .keys()
+            .copied()
+            .filter(|id| !new_at.contains_key(id))
+            .collect();
+        removed.sort_unstable();
         let mut added: Vec<(i64, Option<i64>)> = Vec::new();
         let mut retimed: Vec<(i64, Option<i64>)> = Vec::new();
         for (id, installed) in &new_at {
@@ -924,71 +921,173 @@ macro_rules! write_packages {
             }
         }
         added.sort_unstable();
-        let chunk = $store.rows_per_insert(PACKAGE_ROWS);
-        for part in removed.chunks(chunk) {
-            let sql = format!(
-                "DELETE FROM host_packages WHERE host_seq = $1 AND package_id IN ({})",
-                params_from(2, part.len())
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(seq);
-            for id in part {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *$tx).await?;
-        }
-        for part in added.chunks(chunk) {
-            let sql = format!(
-                "INSERT INTO host_packages (host_seq, package_id, installed_at) VALUES {}",
-                values(part.len(), 3)
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (id, installed) in part {
-                q = q.bind(seq).bind(*id).bind(*installed);
-            }
-            q.execute(&mut *$tx).await?;
-        }
-        for (id, installed) in &retimed {
-            sqlx::query("UPDATE host_packages SET installed_at = $1 WHERE host_seq = $2 AND package_id = $3")
-                .bind(*installed)
+        // What was removed, in full, while it is still there to read.
+        let gone: Vec<(i64, Package)> = if !$baseline && !removed.is_empty() {
+            sqlx::query_as::<_, PackageRow>(sql.removed_packages)
                 .bind(seq)
-                .bind(*id)
+                .bind(json_array(&removed)?)
+                .fetch_all(&mut *$tx)
+                .await?
+                .into_iter()
+                .map(package_from_row)
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
+        if !removed.is_empty() {
+            sqlx::query(sql.delete_packages)
+                .bind(seq)
+                .bind(json_array(&removed)?)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        if !added.is_empty() {
+            sqlx::query(sql.insert_packages)
+                .bind(seq)
+                .bind(json_array(&added)?)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        if !retimed.is_empty() {
+            sqlx::query(sql.retime_packages)
+                .bind(seq)
+                .bind(json_array(&retimed)?)
                 .execute(&mut *$tx)
                 .await?;
         }
         let mut changes = 0usize;
         if !$baseline && (!removed.is_empty() || !added.is_empty()) {
-            let (old_ids, old_packages): (Vec<i64>, Vec<Package>) = old.into_iter().unzip();
+            // The unchanged packages are in both lists and so never a
+            // change: compare what left with what came.
+            let (gone_ids, gone_packages): (Vec<i64>, Vec<Package>) = gone.into_iter().unzip();
+            let added_ids: std::collections::HashSet<i64> =
+                added.iter().map(|(id, _)| *id).collect();
+            let (came_ids, came_packages): (Vec<i64>, Vec<Package>) = ids
+                .iter()
+                .zip(packages)
+                .filter(|(id, _)| added_ids.contains(id))
+                .map(|(id, p)| (*id, p.clone()))
+                .unzip();
             // The changes borrow from the two lists; find a package's id by
             // its place in its list.
             let id_of = |p: &Package, list: &[Package], list_ids: &[i64]| -> Option<i64> {
-                list.iter().position(|q| std::ptr::eq(q, p)).map(|i| list_ids[i])
+                list.iter()
+                    .position(|q| std::ptr::eq(q, p))
+                    .map(|i| list_ids[i])
             };
-            let found = software_changes(&old_packages, packages);
-            let history: Vec<(&'static str, Option<i64>, Option<i64>)> = found
-                .iter()
-                .map(|c| {
-                    (
-                        c.kind.as_str(),
-                        c.old.and_then(|p| id_of(p, &old_packages, &old_ids)),
-                        c.new.and_then(|p| id_of(p, packages, ids)),
-                    )
-                })
-                .collect();
+            let history: Vec<(&'static str, Option<i64>, Option<i64>)> =
+                software_changes(&gone_packages, &came_packages)
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.kind.as_str(),
+                            c.old.and_then(|p| id_of(p, &gone_packages, &gone_ids)),
+                            c.new.and_then(|p| id_of(p, &came_packages, &came_ids)),
+                        )
+                    })
+                    .collect();
             changes = history.len();
-            for part in history.chunks(chunk) {
-                let sql = format!(
-                    "INSERT INTO host_history (host_seq, observed_at, change, old_package_id, new_package_id) VALUES {}",
-                    values(part.len(), 5)
-                );
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (kind, old_id, new_id) in part {
-                    q = q.bind(seq).bind(micros($at)).bind(*kind).bind(*old_id).bind(*new_id);
-                }
-                q.execute(&mut *$tx).await?;
+            if !history.is_empty() {
+                sqlx::query(sql.insert_history)
+                    .bind(seq)
+                    .bind(micros($at))
+                    .bind(json_array(&history)?)
+                    .execute(&mut *$tx)
+                    .await?;
             }
         }
         changes
     }};
+}
+
+/// The statements that write a host's package set, each taking its rows as
+/// one JSON array parameter, in the dialect of a backend. Binding a
+/// parameter per value instead costs SQLite a lookup per parameter that
+/// grows with their number, and both backends a statement per few dozen
+/// rows.
+struct PackageSql {
+    /// `$1` host, `$2` `[package_id, …]`: those of the host's rows, with
+    /// their packages.
+    removed_packages: &'static str,
+    /// `$1` host, `$2` `[package_id, …]`.
+    delete_packages: &'static str,
+    /// `$1` host, `$2` `[[package_id, installed_at], …]`.
+    insert_packages: &'static str,
+    /// `$1` host, `$2` `[[package_id, installed_at], …]`.
+    retime_packages: &'static str,
+    /// `$1` host, `$2` observed at, `$3` `[[change, old_id, new_id], …]`,
+    /// inserted in that order.
+    insert_history: &'static str,
+    /// `$1` `[[key, format, name, version, architecture, source_name,
+    /// source_version, repository], …]`: the packages not yet interned.
+    intern_packages: &'static str,
+    /// `$1` `[key, …]`: `(key, id)` of those packages.
+    package_ids: &'static str,
+}
+
+impl PackageSql {
+    const SQLITE: PackageSql = PackageSql {
+        removed_packages: "SELECT hp.package_id, hp.installed_at, p.format, p.name, p.version, p.architecture, \
+            p.source_name, p.source_version, p.repository \
+            FROM host_packages hp JOIN packages p ON p.id = hp.package_id \
+            WHERE hp.host_seq = $1 AND hp.package_id IN (SELECT value FROM json_each($2))",
+        delete_packages: "DELETE FROM host_packages WHERE host_seq = $1 AND package_id IN (SELECT value FROM json_each($2))",
+        insert_packages: "INSERT INTO host_packages (host_seq, package_id, installed_at) \
+            SELECT $1, value ->> 0, value ->> 1 FROM json_each($2) ORDER BY key",
+        retime_packages: "UPDATE host_packages SET installed_at = j.value ->> 1 FROM json_each($2) AS j \
+            WHERE host_packages.host_seq = $1 AND host_packages.package_id = j.value ->> 0",
+        insert_history: "INSERT INTO host_history (host_seq, observed_at, change, old_package_id, new_package_id) \
+            SELECT $1, $2, value ->> 0, value ->> 1, value ->> 2 FROM json_each($3) ORDER BY key",
+        // "WHERE true" tells SQLite's parser that ON CONFLICT is not a join's.
+        intern_packages: "INSERT INTO packages (key, format, name, version, architecture, source_name, source_version, repository) \
+            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7 \
+            FROM json_each($1) WHERE true ON CONFLICT (key) DO NOTHING",
+        package_ids: "SELECT key, id FROM packages WHERE key IN (SELECT value FROM json_each($1))",
+    };
+    const POSTGRES: PackageSql = PackageSql {
+        removed_packages: "SELECT hp.package_id, hp.installed_at, p.format, p.name, p.version, p.architecture, \
+            p.source_name, p.source_version, p.repository \
+            FROM host_packages hp JOIN packages p ON p.id = hp.package_id \
+            WHERE hp.host_seq = $1 AND hp.package_id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)",
+        delete_packages: "DELETE FROM host_packages WHERE host_seq = $1 \
+            AND package_id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)",
+        insert_packages: "INSERT INTO host_packages (host_seq, package_id, installed_at) \
+            SELECT $1, (e ->> 0)::bigint, (e ->> 1)::bigint FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t (e, n) ORDER BY n",
+        retime_packages: "UPDATE host_packages SET installed_at = (e ->> 1)::bigint FROM jsonb_array_elements($2::jsonb) AS t (e) \
+            WHERE host_packages.host_seq = $1 AND host_packages.package_id = (e ->> 0)::bigint",
+        insert_history: "INSERT INTO host_history (host_seq, observed_at, change, old_package_id, new_package_id) \
+            SELECT $1, $2, e ->> 0, (e ->> 1)::bigint, (e ->> 2)::bigint \
+            FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS t (e, n) ORDER BY n",
+        intern_packages: "INSERT INTO packages (key, format, name, version, architecture, source_name, source_version, repository) \
+            SELECT e ->> 0, e ->> 1, e ->> 2, e ->> 3, e ->> 4, e ->> 5, e ->> 6, e ->> 7 \
+            FROM jsonb_array_elements($1::jsonb) AS t (e) ON CONFLICT (key) DO NOTHING",
+        package_ids: "SELECT key, id FROM packages WHERE key IN (SELECT jsonb_array_elements_text($1::jsonb))",
+    };
+
+    fn of(backend: crate::Backend) -> &'static PackageSql {
+        match backend {
+            crate::Backend::Sqlite => &Self::SQLITE,
+            crate::Backend::Postgres => &Self::POSTGRES,
+        }
+    }
+}
+
+/// A package to intern, as `PackageSql::intern_packages` takes it: key,
+/// format, name, version, architecture, source name and version, repository.
+type InternRow<'a> = (
+    String,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+);
+
+/// `rows` as the JSON array a [`PackageSql`] statement takes.
+fn json_array<T: serde::Serialize>(rows: &[T]) -> Result<String, StoreError> {
+    serde_json::to_string(rows).map_err(|e| StoreError::Refused(format!("package rows: {e}")))
 }
 
 impl Store {
@@ -1002,36 +1101,35 @@ impl Store {
         };
         let missing: Vec<usize> = (0..packages.len()).filter(|&i| ids[i].is_none()).collect();
         if !missing.is_empty() {
-            let mut found: HashMap<String, i64> = HashMap::new();
-            let chunk = self.rows_per_insert(PACKAGE_ROWS);
-            in_tx!(self, tx => {
-                for part in missing.chunks(chunk) {
-                    let sql = format!(
-                        "INSERT INTO packages (key, format, name, version, architecture, source_name, source_version, repository) \
-                         VALUES {} ON CONFLICT (key) DO NOTHING",
-                        values(part.len(), 8)
-                    );
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for &i in part {
-                        let p = &packages[i];
-                        q = q
-                            .bind(hex::encode(keys[i]))
-                            .bind(format_str(p.format))
-                            .bind(&p.name)
-                            .bind(&p.version)
-                            .bind(&p.architecture)
-                            .bind(&p.source_name)
-                            .bind(&p.source_version)
-                            .bind(&p.repository);
-                    }
-                    q.execute(&mut *tx).await?;
-                    let sql = format!("SELECT key, id FROM packages WHERE key IN ({})", params_from(1, part.len()));
-                    let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql));
-                    for &i in part {
-                        q = q.bind(hex::encode(keys[i]));
-                    }
-                    found.extend(q.fetch_all(&mut *tx).await?);
-                }
+            let sql = PackageSql::of(self.backend());
+            let rows: Vec<InternRow<'_>> = missing
+                .iter()
+                .map(|&i| {
+                    let p = &packages[i];
+                    (
+                        hex::encode(keys[i]),
+                        format_str(p.format),
+                        p.name.as_str(),
+                        p.version.as_str(),
+                        p.architecture.as_str(),
+                        p.source_name.as_str(),
+                        p.source_version.as_str(),
+                        p.repository.as_deref(),
+                    )
+                })
+                .collect();
+            let wanted: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+            let found: HashMap<String, i64> = in_tx!(self, tx => {
+                sqlx::query(sql.intern_packages)
+                    .bind(json_array(&rows)?)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query_as::<_, (String, i64)>(sql.package_ids)
+                    .bind(json_array(&wanted)?)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect()
             });
             let mut known = self.interned.ids.lock().unwrap_or_else(|e| e.into_inner());
             if known.len() + missing.len() > MAX_INTERNED {
@@ -1144,10 +1242,10 @@ impl Store {
     /// the host must still hold that inventory (a delta was applied to it).
     ///
     /// Inventories arriving together are written together, in one
-    /// transaction (group commit) by one writer task: a host's packages
-    /// are rows of an index keyed by package, so every inventory written
-    /// alone dirties a page per package, while hosts written together share
-    /// most of their packages and so most of those pages.
+    /// transaction (group commit) by one writer task: a transaction writes
+    /// every page it dirtied to the journal once, and inventories written
+    /// together share most of them (the hosts table, the packages' index,
+    /// the history's last pages).
     #[tracing::instrument(skip_all, fields(host = %write.host, packages = write.inventory.packages.len()))]
     pub async fn store_inventory(&self, write: InventoryWrite) -> InventoryOutcome {
         let jobs = self

@@ -162,12 +162,12 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                // Savepoints (one per inventory of a batch) journal the pages
-                // they change; in memory, not in a temporary file.
+                // Temporary b-trees (sorting, IN lists) in memory, not in a
+                // temporary file.
                 .pragma("temp_store", "memory")
-                // A host's packages are entries all over the by-package
-                // index: a cache of 2 MB (the default) rereads most of its
-                // pages for every inventory written. 16 MB, allocated as used.
+                // Writing an inventory reads the interned packages' index
+                // and the host's rows: a cache of 2 MB (the default) rereads
+                // many of those pages every time. 16 MB, allocated as used.
                 .pragma("cache_size", "-16384")
                 .busy_timeout(options.busy_timeout);
             let pool = SqlitePoolOptions::new()

@@ -455,7 +455,7 @@ pub async fn agents_enroll_report_and_are_revoked(database_url: Option<String>) 
             &agent,
             reqwest::Method::PUT,
             "/agent/inventory",
-            br#"{"kind":"full","inventory":{"packages":7}}"#.to_vec(),
+            br#"{"full":{"inventory":{"packages":7}}}"#.to_vec(),
         )
         .await;
     assert_eq!(status, 422, "{body}");

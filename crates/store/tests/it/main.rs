@@ -49,4 +49,5 @@ on_every_backend!(
     kev_and_epss_are_joined_by_cve,
     due_sources_are_claimed_once,
     inventories_stored_together_keep_their_own_outcomes,
+    a_new_inventory_records_each_change_once,
 );

@@ -1065,3 +1065,125 @@ async fn join_all<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
     }
     out
 }
+
+/// A later inventory is written as the difference from the one held: each
+/// software change is recorded once, with its old and new version, packages
+/// that stayed are not touched, and a changed install time is kept.
+pub async fn a_new_inventory_records_each_change_once(store: Store) {
+    use rivet_core::host::digest;
+    use rivet_store::InventoryWrite;
+    bootstrapped(&store).await;
+    let tenant = customer(&store, "Changes").await;
+    let host = enrolled_host(&store, tenant, "changing").await;
+    let write = |inventory: rivet_core::inventory::Inventory, t: i64| InventoryWrite {
+        host,
+        digest: digest(&inventory),
+        inventory,
+        expected_base: None,
+        at: at(t),
+    };
+    let before = inventory_of(&[
+        ("libc6", "2.36-9"),
+        ("openssl", "3.0.11-1"),
+        ("curl", "7.88.1-10"),
+        ("tzdata", "2024a-0"),
+        // Two versions of one name, as kernels are on rpm systems.
+        ("kernel", "5.14.0-1"),
+        ("kernel", "5.14.0-2"),
+    ]);
+    let stored = store
+        .store_inventory(write(before, 20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.packages, stored.changes),
+        (6, 0),
+        "the baseline records no changes"
+    );
+
+    let mut after = inventory_of(&[
+        ("libc6", "2.36-9"),
+        ("openssl", "3.0.15-1"),
+        ("curl", "7.88.1-9"),
+        ("kernel", "5.14.0-2"),
+        ("kernel", "5.14.0-3"),
+        ("jq", "1.6-2.1"),
+    ]);
+    let libc = after
+        .packages
+        .iter_mut()
+        .find(|p| p.name == "libc6")
+        .unwrap();
+    libc.installed_at = Some(at(30));
+    let stored = store
+        .store_inventory(write(after, 40))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.changes, 5);
+
+    let history = store
+        .host_history(host, &PageRequest::first())
+        .await
+        .unwrap()
+        .items;
+    let mut seen: Vec<(String, String, Option<String>, Option<String>)> = history
+        .iter()
+        .map(|h| {
+            assert_eq!(h.observed_at, at(40));
+            (
+                h.change.as_str().to_owned(),
+                h.name.clone(),
+                h.old_version.clone(),
+                h.new_version.clone(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let v = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "downgraded".into(),
+                "curl".into(),
+                v("7.88.1-10"),
+                v("7.88.1-9")
+            ),
+            ("installed".into(), "jq".into(), None, v("1.6-2.1")),
+            ("removed".into(), "tzdata".into(), v("2024a-0"), None),
+            (
+                "upgraded".into(),
+                "kernel".into(),
+                v("5.14.0-1"),
+                v("5.14.0-3")
+            ),
+            (
+                "upgraded".into(),
+                "openssl".into(),
+                v("3.0.11-1"),
+                v("3.0.15-1")
+            ),
+        ]
+    );
+    let mut held: Vec<(String, String, Option<Timestamp>)> = store
+        .host_packages(host)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.name, p.version, p.installed_at))
+        .collect();
+    held.sort();
+    assert_eq!(
+        held,
+        vec![
+            ("curl".into(), "7.88.1-9".into(), None),
+            ("jq".into(), "1.6-2.1".into(), None),
+            ("kernel".into(), "5.14.0-2".into(), None),
+            ("kernel".into(), "5.14.0-3".into(), None),
+            ("libc6".into(), "2.36-9".into(), Some(at(30))),
+            ("openssl".into(), "3.0.15-1".into(), None),
+        ]
+    );
+}
