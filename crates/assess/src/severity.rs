@@ -8,62 +8,7 @@
 
 use rivet_advisory::model::{Advisory, SeverityKind};
 
-/// A severity class, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// The advisory gives no rating Rivet can read.
-    #[default]
-    Unknown,
-    /// Rated as no risk (CVSS 0.0, Ubuntu `negligible` is `Low`).
-    None,
-    /// Low.
-    Low,
-    /// Medium (Red Hat's `Moderate`).
-    Medium,
-    /// High (Red Hat's `Important`).
-    High,
-    /// Critical.
-    Critical,
-}
-
-impl Level {
-    /// The class of a CVSS base score (FIRST's bands).
-    pub fn of_score(score: f64) -> Level {
-        match score {
-            s if s >= 9.0 => Level::Critical,
-            s if s >= 7.0 => Level::High,
-            s if s >= 4.0 => Level::Medium,
-            s if s > 0.0 => Level::Low,
-            _ => Level::None,
-        }
-    }
-
-    /// The class of a vendor's word, or `None` when it is not one of the
-    /// usual words.
-    pub fn of_word(word: &str) -> Option<Level> {
-        Some(match word.trim().to_ascii_lowercase().as_str() {
-            "critical" => Level::Critical,
-            "important" | "high" => Level::High,
-            "moderate" | "medium" => Level::Medium,
-            "low" | "negligible" => Level::Low,
-            "none" => Level::None,
-            _ => return None,
-        })
-    }
-
-    /// The lower-case name (`high`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Level::Unknown => "unknown",
-            Level::None => "none",
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
-            Level::Critical => "critical",
-        }
-    }
-}
+pub use rivet_core::finding::Level;
 
 /// An advisory's normalised severity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod agent;
+pub mod finding;
 pub mod audit;
 pub mod host;
 pub mod id;

@@ -308,12 +308,18 @@ pub(crate) async fn write_inventories(
 }
 
 /// How an inventory was stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryStored {
     /// Software changes recorded in the history.
     pub changes: usize,
     /// Packages the host now has.
     pub packages: usize,
+    /// The host's compact key in this store.
+    pub seq: i64,
+    /// Interned ids of the packages the host gained, sorted.
+    pub added: Vec<i64>,
+    /// Interned ids of the packages it lost, sorted.
+    pub removed: Vec<i64>,
 }
 
 /// The in-memory map from a package's key to its row id.
@@ -611,7 +617,7 @@ macro_rules! fetch_host {
     }};
 }
 
-type PackageRow = (
+pub(crate) type PackageRow = (
     i64,
     Option<i64>,
     String,
@@ -623,7 +629,7 @@ type PackageRow = (
     Option<String>,
 );
 
-fn package_from_row(row: PackageRow) -> Result<(i64, Package), StoreError> {
+pub(crate) fn package_from_row(row: PackageRow) -> Result<(i64, Package), StoreError> {
     let (
         id,
         installed_at,
@@ -996,7 +1002,11 @@ macro_rules! write_packages {
                     .await?;
             }
         }
-        changes
+        (
+            changes,
+            added.into_iter().map(|(id, _)| id).collect::<Vec<i64>>(),
+            removed,
+        )
     }};
 }
 
@@ -1301,7 +1311,7 @@ impl Store {
                         }
                         Some((seq, held, source)) => {
                     let baseline = held.is_none();
-                    let changes = write_packages!(self, tx, seq, &inventory.packages, &job.ids, baseline, at);
+                    let (changes, added, removed) = write_packages!(self, tx, seq, &inventory.packages, &job.ids, baseline, at);
                     let os = inventory.host.os.as_ref();
                     let name = if source == "agent" {
                         inventory.host.fqdn.clone().or_else(|| inventory.host.hostname.clone())
@@ -1329,7 +1339,7 @@ impl Store {
                     .bind(seq)
                     .execute(&mut *tx)
                     .await?;
-                    Ok(InventoryStored { changes, packages: inventory.packages.len() })
+                    Ok(InventoryStored { changes, packages: inventory.packages.len(), seq, added, removed })
                         }
                     }
                 };
@@ -1385,7 +1395,7 @@ impl Store {
                     (seq, true)
                 }
             };
-            let changes = write_packages!(self, tx, seq, &inventory.packages, &ids, baseline, at);
+            let (changes, added, removed) = write_packages!(self, tx, seq, &inventory.packages, &ids, baseline, at);
             sqlx::query(
                 "UPDATE hosts SET os_id = COALESCE($1, os_id), os_version = COALESCE($2, os_version), \
                  os_name = COALESCE($3, os_name), architecture = COALESCE($4, architecture), package_count = $5, \
@@ -1406,7 +1416,7 @@ impl Store {
                 .ok_or_else(|| corrupt("hosts", name, "vanished".into()))?;
             let action = if before.is_some() { "host.reimport" } else { "host.import" };
             append_audit!(tx, host_event(at, actor, action, before.as_ref(), Some(&host)));
-            (host, InventoryStored { changes, packages: inventory.packages.len() })
+            (host, InventoryStored { changes, packages: inventory.packages.len(), seq, added, removed })
         });
         Ok(out)
     }
@@ -1759,7 +1769,7 @@ impl Store {
                         .bind(id.to_string())
                         .fetch_one(&mut *tx)
                         .await?;
-                    for table in ["host_packages", "host_history", "host_labels"] {
+                    for table in ["host_packages", "host_history", "host_labels", "findings"] {
                         let sql = format!("DELETE FROM {table} WHERE host_seq = $1");
                         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(seq).execute(&mut *tx).await?;
                     }

@@ -11,6 +11,7 @@
 mod advisories;
 mod audit;
 mod error;
+mod findings;
 mod hosts;
 mod row;
 mod sources;
@@ -34,6 +35,10 @@ pub use advisories::{
 };
 pub use audit::{AuditFilter, Verification};
 pub use error::StoreError;
+pub use findings::{
+    AssessedHost, ExposureSummary, Finding, FindingChanges, FindingDraft, FindingFilter,
+    HostFindingsDraft,
+};
 pub use hosts::{
     AgentIdentity, EnrollRefusal, EnrollmentToken, HistoryEntry, Host, HostFilter, HostSource,
     InventoryOutcome, InventoryRefusal, InventoryStored, InventoryWrite, NewEnrollment,

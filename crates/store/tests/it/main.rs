@@ -50,4 +50,5 @@ on_every_backend!(
     due_sources_are_claimed_once,
     inventories_stored_together_keep_their_own_outcomes,
     a_new_inventory_records_each_change_once,
+    findings_follow_their_lifecycle,
 );

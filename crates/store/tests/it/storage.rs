@@ -1187,3 +1187,207 @@ pub async fn a_new_inventory_records_each_change_once(store: Store) {
         ]
     );
 }
+
+fn draft(
+    advisory: &str,
+    package: &str,
+    installed: &str,
+    severity: rivet_core::finding::Level,
+) -> rivet_store::FindingDraft {
+    rivet_store::FindingDraft {
+        advisory_key: format!("osv:{advisory}"),
+        advisory_id: advisory.into(),
+        aliases: vec![format!("CVE-2026-{}", advisory.len())],
+        package: package.into(),
+        architecture: "amd64".into(),
+        installed_version: installed.into(),
+        source_package: package.into(),
+        fixed_version: Some("9.9-1".into()),
+        severity,
+        score: None,
+        kev: false,
+        epss: None,
+        priority: 50,
+        state: rivet_core::finding::FindingState::Open,
+        pending_reboot: false,
+        published_at: Some(at(1000)),
+    }
+}
+
+/// Findings follow the engine: new ones open with the tenant's deadline,
+/// unchanged ones are not written, missing ones are fixed, found again they
+/// reopen; a policy change moves open deadlines; listings and the summary
+/// see only visible tenants.
+pub async fn findings_follow_their_lifecycle(store: Store) {
+    use rivet_core::finding::{DeadlinePolicy, FindingState, Level};
+    use rivet_store::{FindingChanges, FindingFilter, HostFindingsDraft};
+    const DAY: i64 = 86_400;
+    bootstrapped(&store).await;
+    let tenant = customer(&store, "Findings").await;
+    let other = customer(&store, "Elsewhere").await;
+    let host = enrolled_host(&store, tenant, "web-1").await;
+    let stranger = enrolled_host(&store, other, "db-1").await;
+    let high = draft("ADV-1", "openssl", "3.0.11-1", Level::High);
+    let mut low = draft("ADV-22", "curl", "7.88.1-10", Level::Low);
+    low.kev = true;
+    let sync = |drafts: Vec<HostFindingsDraft>, t: i64| {
+        let store = store.clone();
+        async move { store.sync_findings(&drafts, at(t)).await.unwrap() }
+    };
+    let on = |h, findings: Vec<rivet_store::FindingDraft>| HostFindingsDraft { host: h, findings };
+
+    let c = sync(
+        vec![
+            on(host, vec![high.clone(), low.clone()]),
+            on(stranger, vec![high.clone()]),
+        ],
+        2000,
+    )
+    .await;
+    assert_eq!(
+        c,
+        FindingChanges {
+            opened: 3,
+            ..Default::default()
+        }
+    );
+    let c = sync(vec![on(host, vec![high.clone(), low.clone()])], 2100).await;
+    assert_eq!(
+        c,
+        FindingChanges::default(),
+        "nothing changed, nothing written"
+    );
+
+    let only = Visibility::Tenants(BTreeSet::from([tenant]));
+    let list = |filter: FindingFilter, now: i64| {
+        let store = store.clone();
+        let only = only.clone();
+        async move {
+            store
+                .list_findings(&only, &filter, &PageRequest::first(), at(now))
+                .await
+                .unwrap()
+                .items
+        }
+    };
+    let all = list(FindingFilter::default(), 2100).await;
+    assert_eq!(all.len(), 2, "the other tenant's finding is not visible");
+    let openssl = all.iter().find(|f| f.package == "openssl").unwrap();
+    // High: 7 days from publication.
+    assert_eq!(openssl.due_at, Some(at(1000 + 7 * DAY)));
+    let curl = all.iter().find(|f| f.package == "curl").unwrap();
+    // Known exploited: 3 days, though rated low.
+    assert_eq!(curl.due_at, Some(at(1000 + 3 * DAY)));
+    let overdue = list(
+        FindingFilter {
+            overdue_at: Some(at(1000 + 4 * DAY)),
+            ..Default::default()
+        },
+        1000 + 4 * DAY,
+    )
+    .await;
+    assert_eq!(
+        overdue
+            .iter()
+            .map(|f| f.package.as_str())
+            .collect::<Vec<_>>(),
+        ["curl"]
+    );
+    assert!(overdue[0].overdue);
+    let kev = list(
+        FindingFilter {
+            kev: Some(true),
+            ..Default::default()
+        },
+        2100,
+    )
+    .await;
+    assert_eq!(kev.len(), 1);
+    let by_alias = list(
+        FindingFilter {
+            severities: vec![Level::High],
+            ..Default::default()
+        },
+        2100,
+    )
+    .await;
+    assert_eq!(by_alias.len(), 1);
+
+    // A longer policy moves the open deadlines.
+    let policy = DeadlinePolicy {
+        high_days: 14,
+        ..DeadlinePolicy::default()
+    };
+    store
+        .set_deadline_policy(tenant, &policy, &Actor::system(), at(2200))
+        .await
+        .unwrap();
+    assert_eq!(store.deadline_policy(tenant).await.unwrap(), policy);
+    let all = list(FindingFilter::default(), 2200).await;
+    let openssl = all.iter().find(|f| f.package == "openssl").unwrap();
+    assert_eq!(openssl.due_at, Some(at(1000 + 14 * DAY)));
+    let bad = DeadlinePolicy {
+        kev_days: 30,
+        ..DeadlinePolicy::default()
+    };
+    assert!(
+        store
+            .set_deadline_policy(tenant, &bad, &Actor::system(), at(2200))
+            .await
+            .is_err()
+    );
+
+    // curl updated: its finding is fixed; the upgraded openssl is still
+    // affected at its new version.
+    let mut upgraded = high.clone();
+    upgraded.installed_version = "3.0.13-1".into();
+    let c = sync(vec![on(host, vec![upgraded])], 3000).await;
+    assert_eq!(
+        c,
+        FindingChanges {
+            fixed: 1,
+            updated: 1,
+            ..Default::default()
+        }
+    );
+    let fixed = list(
+        FindingFilter {
+            states: vec![FindingState::Fixed],
+            ..Default::default()
+        },
+        3000,
+    )
+    .await;
+    assert_eq!(fixed.len(), 1);
+    assert_eq!(
+        (fixed[0].package.as_str(), fixed[0].fixed_at),
+        ("curl", Some(at(3000)))
+    );
+    assert!(!fixed[0].overdue, "a fixed finding is never overdue");
+    let summary = store.exposure_summary(&only, None, at(3000)).await.unwrap();
+    assert_eq!(summary.by_state.get("open"), Some(&1));
+    assert_eq!(summary.by_state.get("fixed"), Some(&1));
+    assert_eq!(summary.open_by_severity.get("high"), Some(&1));
+    assert_eq!((summary.open_kev, summary.affected_hosts), (0, 1));
+
+    // curl downgraded again: the finding reopens, found anew.
+    let c = sync(vec![on(host, vec![high.clone(), low.clone()])], 4000).await;
+    assert_eq!(c.reopened, 1);
+    let curl = list(
+        FindingFilter {
+            kev: Some(true),
+            ..Default::default()
+        },
+        4000,
+    )
+    .await;
+    assert_eq!(
+        (curl[0].state, curl[0].first_found_at, curl[0].fixed_at),
+        (FindingState::Open, at(4000), None)
+    );
+    let everyone = store
+        .exposure_summary(&Visibility::All, None, at(4000))
+        .await
+        .unwrap();
+    assert_eq!(everyone.affected_hosts, 2);
+}
