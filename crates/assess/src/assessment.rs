@@ -1,7 +1,9 @@
 //! A whole host assessed at once: its ecosystem from os-release, every
 //! package evaluated, the matches split into findings and VEX-cleared ones.
-//! `rivet scan` uses this; the server evaluates distinct packages with
-//! [`Index::evaluate`] and memoises instead.
+//! `rivet scan` uses this; the server keeps a [`crate::Fleet`], which
+//! evaluates each distinct package once and reports the same lists.
+
+use std::cmp::Ordering;
 
 use rivet_core::inventory::HostFacts;
 
@@ -50,13 +52,11 @@ pub fn assess<'a>(
         Ok(e) => out.ecosystem = Some(e),
         Err(e) => out.unknown_ecosystem = Some(e),
     }
-    // Evaluated in package order, each package's matches sorted by
-    // advisory, so that the findings come out sorted without sorting them
-    // all (a neglected host has thousands).
+    // Evaluated in package order, each package's matches in advisory order,
+    // then one stable sort: the same steps as `Fleet::host_matches`, so that
+    // both report the same list in the same order.
     let mut packages: Vec<PackageRef<'a>> = packages.into_iter().collect();
-    packages.sort_unstable_by(|a, b| {
-        (a.name, a.version, a.architecture).cmp(&(b.name, b.version, b.architecture))
-    });
+    packages.sort_by(package_order);
     for package in packages {
         out.packages += 1;
         if package.ecosystem.is_none() && out.ecosystem.is_none() {
@@ -66,7 +66,7 @@ pub fn assess<'a>(
         let mut evaluation = index.evaluate(out.ecosystem.as_ref(), &package);
         evaluation
             .matches
-            .sort_unstable_by(|a, b| a.advisory.id.cmp(&b.advisory.id));
+            .sort_by(|a, b| a.advisory.id.cmp(&b.advisory.id));
         for m in evaluation.matches {
             match m.verdict {
                 Verdict::Affected => out.findings.push(m),
@@ -75,21 +75,42 @@ pub fn assess<'a>(
         }
         out.problems.extend(evaluation.problems);
     }
-    let order = |a: &Match, b: &Match| {
-        (
-            &a.package,
-            &a.installed_version,
-            &a.architecture,
-            &a.advisory.id,
-        )
-            .cmp(&(
-                &b.package,
-                &b.installed_version,
-                &b.architecture,
-                &b.advisory.id,
-            ))
-    };
-    out.findings.sort_by(order);
-    out.not_affected.sort_by(order);
+    out.findings.sort_by(report_order);
+    out.not_affected.sort_by(report_order);
     out
+}
+
+/// The order packages are evaluated in, which is the order their problems
+/// are reported in: name, version, architecture, then the rest, so that it
+/// does not depend on the order they were given in.
+pub(crate) fn package_order(a: &PackageRef<'_>, b: &PackageRef<'_>) -> Ordering {
+    fn key<'a>(p: &PackageRef<'a>) -> impl Ord + use<'a> {
+        (
+            p.name,
+            p.version,
+            p.architecture,
+            p.source_name,
+            p.source_version,
+            p.ecosystem,
+            p.format.map(|f| f as u8),
+        )
+    }
+    key(a).cmp(&key(b))
+}
+
+/// The order matches are reported in: package, version, architecture,
+/// advisory id.
+pub(crate) fn report_order(a: &Match, b: &Match) -> Ordering {
+    (
+        &a.package,
+        &a.installed_version,
+        &a.architecture,
+        &a.advisory.id,
+    )
+        .cmp(&(
+            &b.package,
+            &b.installed_version,
+            &b.architecture,
+            &b.advisory.id,
+        ))
 }

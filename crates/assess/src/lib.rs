@@ -10,6 +10,8 @@
 //!   package; [`Index::insert`] and [`Index::remove`] say which keys a new
 //!   or withdrawn advisory touches;
 //! - [`assess_host`]: a whole host at once;
+//! - [`Fleet`]: every host of the server at once, kept up to date
+//!   incrementally as hosts and advisories change;
 //! - [`kernel`]: whether a kernel fix is actually running (ASM-7).
 //!
 //! How the server is meant to use it at scale: hosts share most packages,
@@ -19,10 +21,12 @@
 //! generation (in parallel: evaluations are independent and the index is
 //! shared read-only), and a host's findings are the union of its packages'
 //! matches. A new advisory re-evaluates only the distinct packages under
-//! the [`PackageKey`]s that [`Index::insert`] returns.
+//! the [`PackageKey`]s that [`Index::insert`] returns. [`Fleet`] does all
+//! of this for the server.
 
 pub mod assessment;
 pub mod ecosystem;
+pub mod fleet;
 pub mod index;
 pub mod kernel;
 pub mod package;
@@ -32,6 +36,7 @@ pub mod severity;
 
 pub use assessment::{Assessment, assess, assess_host};
 pub use ecosystem::{Ecosystem, Naming, UnknownEcosystem};
+pub use fleet::{Fleet, FleetError, FleetStats, HostKey, HostMatches, PackageId, Reevaluation};
 pub use index::{
     AdvisorySummary, EvalProblem, Evaluation, Index, IndexProblem, IndexStats, Match, PackageKey,
     Verdict,

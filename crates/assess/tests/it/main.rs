@@ -5,6 +5,7 @@
 
 mod differential_deb;
 mod differential_rpm;
+mod fleet;
 mod rules;
 mod scan;
 

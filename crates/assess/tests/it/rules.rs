@@ -448,7 +448,7 @@ fn explicit_version_lists_compare_under_the_scheme() {
 
 /// A CSAF VEX document stating that `foo` at `evr` on RHEL 9 is not affected
 /// by CVE-2099-0001.
-fn vex(evr: &str) -> Advisory {
+pub(crate) fn vex(evr: &str) -> Advisory {
     let doc = json!({
         "document": {"category": "csaf_vex", "csaf_version": "2.0", "title": "foo VEX",
             "publisher": {"name": "Red Hat", "category": "vendor", "namespace": "https://www.redhat.com"},
