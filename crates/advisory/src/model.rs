@@ -8,7 +8,7 @@ use rivet_core::version::Scheme;
 
 /// One advisory document, normalised. OSV records, CSAF advisories and VEX
 /// documents all become this.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Advisory {
     /// The document's own id (`ALSA-2025:10873`, `RUSTSEC-2016-0001`, a CSAF tracking id).
     pub id: String,
@@ -70,7 +70,7 @@ impl Advisory {
 }
 
 /// The format a document was read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// OSV JSON or YAML.
@@ -80,7 +80,7 @@ pub enum Format {
 }
 
 /// One severity rating.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Severity {
     /// Which scale.
     pub kind: SeverityKind,
@@ -97,7 +97,7 @@ pub struct Severity {
 }
 
 /// The scale of a [`Severity`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SeverityKind {
     /// CVSS v2.
@@ -111,7 +111,7 @@ pub enum SeverityKind {
 }
 
 /// A package (or product) an advisory speaks about.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Affected {
     /// The full ecosystem string as published (`Ubuntu:22.04:LTS`,
     /// `Red Hat:enterprise_linux:8::baseos`).
@@ -145,7 +145,7 @@ pub struct Affected {
 }
 
 /// Affectedness of an [`Affected`] entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Affected in the given ranges (OSV entries always are).
@@ -157,7 +157,7 @@ pub enum Status {
 }
 
 /// A binary package built from an affected source package.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Binary {
     /// The binary package name.
     pub name: String,
@@ -167,7 +167,7 @@ pub struct Binary {
 
 /// An OSV ecosystem string taken apart: `Ubuntu:Pro:18.04:LTS` is name
 /// `Ubuntu`, release `18.04`, variant `Pro:LTS`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Ecosystem {
     /// The ecosystem's name (`Ubuntu`, `AlmaLinux`, `crates.io`).
     pub name: String,
@@ -231,7 +231,7 @@ pub fn scheme_of(ecosystem_name: &str) -> Option<Scheme> {
 }
 
 /// A version range of an affected package.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Range {
     /// How the range's versions are to be read.
     pub kind: RangeKind,
@@ -242,7 +242,7 @@ pub struct Range {
 }
 
 /// The kind of a [`Range`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RangeKind {
     /// Versions of the ecosystem's own scheme.
@@ -254,7 +254,7 @@ pub enum RangeKind {
 }
 
 /// One event of a [`Range`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
     /// Affected from this version on (`0`: from the beginning).
@@ -268,7 +268,7 @@ pub enum Event {
 }
 
 /// A link from an advisory.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Reference {
     /// The link's kind (`ADVISORY`, `FIX`, `self`, `external`, …).
     pub kind: String,
@@ -277,7 +277,7 @@ pub struct Reference {
 }
 
 /// A remediation a vendor offers (CSAF).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Remediation {
     /// What kind of remediation.
     pub category: RemediationCategory,
@@ -292,7 +292,7 @@ pub struct Remediation {
 }
 
 /// The CSAF remediation categories.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RemediationCategory {
     /// An update from the vendor fixes it.
@@ -324,7 +324,7 @@ impl RemediationCategory {
 }
 
 /// Where a record came from, when, and whether its signature held (ADV-2, ADV-5).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Provenance {
     /// The source's label as the caller named it (`osv:AlmaLinux`, a provider URL).
     pub source: String,
@@ -340,7 +340,7 @@ pub struct Provenance {
 
 /// A document's location: a file path or URL, and the member inside it when
 /// it is an archive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Location {
     /// The file path or URL.
     pub container: String,
@@ -376,7 +376,7 @@ impl fmt::Display for Location {
 }
 
 /// The outcome of checking a document's signature.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignatureStatus {
     /// No signature was checked (none published, or none asked for).

@@ -338,10 +338,22 @@ mod tests {
         let p = DeadlinePolicy::default();
         let published = Some(at(100 * DAY));
         let found = at(120 * DAY);
-        assert_eq!(p.due_at(Level::Critical, false, published, found), at(103 * DAY));
-        assert_eq!(p.due_at(Level::High, false, published, found), at(107 * DAY));
-        assert_eq!(p.due_at(Level::Medium, false, published, found), at(130 * DAY));
-        assert_eq!(p.due_at(Level::Unknown, false, published, found), at(130 * DAY));
+        assert_eq!(
+            p.due_at(Level::Critical, false, published, found),
+            at(103 * DAY)
+        );
+        assert_eq!(
+            p.due_at(Level::High, false, published, found),
+            at(107 * DAY)
+        );
+        assert_eq!(
+            p.due_at(Level::Medium, false, published, found),
+            at(130 * DAY)
+        );
+        assert_eq!(
+            p.due_at(Level::Unknown, false, published, found),
+            at(130 * DAY)
+        );
         assert_eq!(p.due_at(Level::Low, false, published, found), at(190 * DAY));
         // Known exploited: 3 days even when rated low.
         assert_eq!(p.due_at(Level::Low, true, published, found), at(103 * DAY));
@@ -398,7 +410,13 @@ mod tests {
             100
         );
         assert_eq!(
-            priority(Level::None, Some(0.0), false, Some(f64::NAN), Some(Criticality::Low)),
+            priority(
+                Level::None,
+                Some(0.0),
+                false,
+                Some(f64::NAN),
+                Some(Criticality::Low)
+            ),
             0
         );
     }

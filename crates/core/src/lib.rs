@@ -4,8 +4,8 @@
 
 pub mod access;
 pub mod agent;
-pub mod finding;
 pub mod audit;
+pub mod finding;
 pub mod host;
 pub mod id;
 pub mod inventory;

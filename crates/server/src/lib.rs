@@ -3,6 +3,7 @@
 //! client side.
 
 pub mod api;
+pub mod assessor;
 pub mod bootstrap;
 pub mod cli;
 pub mod clock;

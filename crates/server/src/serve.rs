@@ -111,6 +111,11 @@ pub async fn start(
         owner,
         std::time::Duration::from_secs(30),
     ));
+    background.spawn(crate::assessor::run(
+        api.assessor.clone(),
+        store.clone(),
+        clock.clone(),
+    ));
     background.spawn(crate::api::agent::run_flusher(
         api.clone(),
         std::time::Duration::from_secs(2),

@@ -615,6 +615,14 @@ impl Store {
         Ok(counts)
     }
 
+    /// Every CVE in CISA's known-exploited catalogue.
+    pub async fn kev_cves(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        let rows: Vec<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT cve FROM kev").fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(|(c,)| c).collect())
+    }
+
     /// The EPSS score of a CVE.
     pub async fn epss(&self, cve: &str) -> Result<Option<EpssRecord>, StoreError> {
         let row: Option<(String, f64, f64, i64, String)> = on_pool!(self, pool => {

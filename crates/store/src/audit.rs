@@ -2,12 +2,12 @@
 //! change it records, listing, and verifying the whole chain.
 
 use rivet_core::access::Visibility;
-use rivet_core::audit::{Actor, ActorKind, AuditEntry, ChainBreak, ChainVerifier};
+use rivet_core::audit::{Actor, ActorKind, AuditEntry, AuditEvent, ChainBreak, ChainVerifier};
 use rivet_core::id::TenantId;
 use rivet_core::page::{Page, PageRequest};
 
 use crate::row::{corrupt, parse, timestamp, visible};
-use crate::{Store, StoreError, on_pool};
+use crate::{Store, StoreError, in_tx, on_pool};
 
 /// Appends `$event` (an [`rivet_core::audit::AuditEvent`]) to the chain
 /// inside the open transaction `$tx`. Bumping the head first takes its row
@@ -159,6 +159,15 @@ impl Store {
             .map(AuditRow::into_entry)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(entries, page, |e| e.seq.to_string()))
+    }
+
+    /// Records an action that changes no stored record of its own (a
+    /// round of assessment asked for by a user).
+    pub async fn record_audit(&self, event: AuditEvent) -> Result<(), StoreError> {
+        in_tx!(self, tx => {
+            append_audit!(tx, event);
+        });
+        Ok(())
     }
 
     /// The newest entry's sequence number and hash.

@@ -815,22 +815,35 @@ pub struct AssessedHost {
 }
 
 impl Store {
-    /// Advisory documents stored or replaced after `after` (micros of
-    /// their `updated_at`; 0 for all), as `(key, updated_at, body)` in that
-    /// order, at most `limit`.
-    pub async fn advisory_bodies_since(
+    /// `(key, updated_at)` of the advisory documents stored or replaced at
+    /// or after `since` (micros), oldest first.
+    pub async fn advisory_changes_since(
         &self,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+        since: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(on_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT key, updated_at, body FROM advisories WHERE updated_at > $1 ORDER BY updated_at, key LIMIT $2",
-            )
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
+            sqlx::query_as("SELECT key, updated_at FROM advisories WHERE updated_at >= $1 ORDER BY updated_at, key")
+                .bind(since)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// `(key, body)` of these advisory documents.
+    pub async fn advisory_bodies(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT key, body FROM advisories WHERE key IN (SELECT value FROM json_each($1))"
+            }
+            Backend::Postgres => {
+                "SELECT key, body FROM advisories WHERE key IN (SELECT jsonb_array_elements_text($1::jsonb))"
+            }
+        };
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(json(&keys)?).fetch_all(pool).await?
         }))
     }
 

@@ -241,3 +241,25 @@ fn every_listed_ecosystem_is_kept_and_known_ones_have_a_scheme() {
         assert_eq!(rivet_advisory::scheme_of(name), None, "{name}");
     }
 }
+
+/// The server stores each normalised advisory as JSON and reads it back to
+/// assess: every AlmaLinux and crates.io document survives the round trip
+/// unchanged.
+#[test]
+fn normalised_advisories_round_trip_through_json() {
+    for (archive, source) in [
+        (data!("osv/AlmaLinux-all.zip"), "osv:AlmaLinux"),
+        (data!("osv/crates.io-all.zip"), "osv:crates.io"),
+    ] {
+        let (advisories, errors) =
+            read_all(osv::read(Path::new(archive), &options(source)).unwrap());
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(advisories.len() > 1000);
+        for a in &advisories {
+            let text = serde_json::to_string(a).unwrap();
+            let back: rivet_advisory::Advisory =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", a.document_key()));
+            assert_eq!(&back, a, "{}", a.document_key());
+        }
+    }
+}

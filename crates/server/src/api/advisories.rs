@@ -103,6 +103,7 @@ pub async fn import(
                 .store
                 .import_advisories(&records, &label, &who, now)
                 .await?;
+            api.assessor.wake();
             ImportReport::new(counts, rejected)
         }
         Parsed::Kev {
@@ -111,6 +112,7 @@ pub async fn import(
             rejected,
         } => {
             let counts = api.store.import_kev(&entries, &version, &who, now).await?;
+            api.assessor.wake();
             ImportReport::new(counts, rejected)
         }
         Parsed::Epss { scores, rejected } => {

@@ -429,6 +429,8 @@ pub async fn upload_inventory(
     match stored {
         Ok(stored) => {
             tracing::debug!(%host, packages = stored.packages, changes = stored.changes, "inventory stored");
+            api.assessor
+                .host_changed(stored.seq, &stored.added, &stored.removed, false);
             Ok(Json(InventoryReceipt {
                 digest,
                 changes: stored.changes,

@@ -403,6 +403,10 @@ pub struct ImportQuery {
     pub name: String,
     /// What the body is.
     pub format: ImportFormat,
+    /// The host's operating system as os-release names it, `ID:VERSION_ID`
+    /// (`debian:12`, `almalinux:9.4`), which decides the advisories its
+    /// packages are matched against; a CycloneDX SBOM may name it itself.
+    pub os: Option<String>,
 }
 
 /// What an import's body is.
@@ -486,6 +490,11 @@ pub async fn import(
     if packages.is_empty() {
         return Err(ApiError::invalid("body", "holds no packages"));
     }
+    if let Some(os) = &q.os {
+        facts.os = Some(
+            rivet_assess::scan::parse_os(os).map_err(|e| ApiError::invalid("os", e.to_string()))?,
+        );
+    }
     let now = api.clock.now();
     let mut inventory = Inventory {
         collected_at: now,
@@ -511,6 +520,7 @@ pub async fn import(
             now,
         )
         .await?;
+    api.assessor.host_changed(stored.seq, &[], &[], true);
     Ok(Json(ImportReport {
         host,
         packages: stored.packages,

@@ -15,6 +15,7 @@ mod auth;
 mod enrollment;
 pub mod error;
 pub mod extract;
+mod findings;
 mod hosts;
 mod sources;
 mod tenants;
@@ -66,6 +67,9 @@ pub struct Api {
     pub hub: Arc<agent::Hub>,
     /// The CA agents pin, when the server speaks TLS itself.
     pub tls: Option<TlsInfo>,
+    /// The assessment: findings kept current with inventories and
+    /// advisories.
+    pub assessor: Arc<crate::assessor::Assessor>,
 }
 
 /// What enrollment commands tell agents about the server's TLS.
@@ -90,6 +94,7 @@ impl Api {
             logins,
             hub: Arc::default(),
             tls: None,
+            assessor: Arc::default(),
         }
     }
 }
@@ -129,7 +134,12 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(hosts::packages))
         .routes(routes!(hosts::history))
         .routes(routes!(hosts::export))
-        .routes(routes!(hosts::import));
+        .routes(routes!(hosts::import))
+        .routes(routes!(findings::list))
+        .routes(routes!(findings::summary))
+        .routes(routes!(findings::of_host))
+        .routes(routes!(findings::status, findings::run))
+        .routes(routes!(findings::get_policy, findings::set_policy));
     let (router, mut doc) = OpenApiRouter::<Api>::new()
         .nest("/api/v1", v1)
         .split_for_parts();

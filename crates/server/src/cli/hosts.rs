@@ -198,6 +198,10 @@ pub struct ImportArgs {
     /// A CycloneDX JSON SBOM.
     #[arg(long, value_name = "FILE")]
     cyclonedx: Option<PathBuf>,
+    /// The host's operating system, `ID:VERSION_ID` as os-release names it
+    /// (`debian:12`, `almalinux:9.4`): what its packages are assessed under.
+    #[arg(long, value_name = "ID:VERSION")]
+    os: Option<String>,
 }
 
 impl ImportArgs {
@@ -599,7 +603,10 @@ async fn import(c: &Client, output: Output, args: ImportArgs) -> anyhow::Result<
                 ("tenant", args.tenant.clone()),
                 ("name", args.name.clone()),
                 ("format", format.to_owned()),
-            ],
+            ]
+            .into_iter()
+            .chain(args.os.clone().map(|os| ("os", os)))
+            .collect::<Vec<_>>(),
             bytes,
         )
         .await

@@ -60,6 +60,8 @@ pub struct TestServer {
     pub config: Config,
     pub provider: TenantId,
     pub admin: Fixture,
+    /// The assessment task, as `serve::start` runs it.
+    assessment: tokio::task::JoinHandle<()>,
 }
 
 /// A response: status and JSON body (`Null` when empty or not JSON).
@@ -91,7 +93,13 @@ impl TestServer {
             customers: CustomerScope::All,
         };
         assert!(store.bootstrap("Provider", new, now).await.unwrap());
-        let router = app(Api::new(store.clone(), clock.clone(), config.clone()));
+        let api = Api::new(store.clone(), clock.clone(), config.clone());
+        let assessment = tokio::spawn(rivet_server::assessor::run(
+            api.assessor.clone(),
+            store.clone(),
+            clock.clone(),
+        ));
+        let router = app(api);
         let mut server = TestServer {
             db,
             store,
@@ -99,6 +107,7 @@ impl TestServer {
             router,
             config,
             provider,
+            assessment,
             admin: Fixture {
                 id: admin_id,
                 tenant: provider,
@@ -114,6 +123,7 @@ impl TestServer {
     }
 
     pub async fn finish(self) {
+        self.assessment.abort();
         self.db.drop_database().await;
     }
 

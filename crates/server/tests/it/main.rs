@@ -7,6 +7,7 @@ mod advisories;
 mod agents;
 mod bad_input;
 mod cli;
+mod findings;
 mod flows;
 mod harness;
 mod hosts_cli;
@@ -64,6 +65,7 @@ on_every_backend!(
     hosts_cli::host_commands_refuse_bad_input,
     advisories::real_data_imports_completely_and_idempotently,
     advisories::enrichment_joins_on_cve,
+    findings::findings_equal_rivet_scan_and_follow_inventories,
     advisories::bad_advisory_input_is_rejected_without_harm,
     sync::csaf_provider_documents_are_checked_before_use,
     sync::osv_archives_and_failures_by_url,

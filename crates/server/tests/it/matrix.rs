@@ -288,6 +288,11 @@ async fn case(
             );
             None
         }
+        "POST /api/v1/assessment" => None,
+        "PUT /api/v1/tenants/{id}/deadline-policy" => Some(json!({
+            "kev_days": 2, "critical_days": 3, "high_days": 7, "medium_days": 30,
+            "low_days": 90, "count_from": "found"
+        })),
         "POST /api/v1/advisories/import" => {
             Some(json!({"id": unique("UP-"), "modified": "2026-01-01T00:00:00Z", "affected": []}))
         }
