@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rivet_server::cli::{
-    self, AdvisoryCommand, AuditCommand, Connection, EnrollmentTokenCommand, HostCommand,
-    TenantCommand, TokenCommand, UserCommand,
+    self, AdvisoryCommand, AuditCommand, Connection, EnrollmentTokenCommand, FindingCommand,
+    HostCommand, TenantCommand, TokenCommand, UserCommand,
 };
 use rivet_server::config::{Config, DEFAULT_CONFIG};
 
@@ -78,6 +78,9 @@ enum Command {
     /// Enrollment tokens that agents join with.
     #[command(subcommand)]
     EnrollmentToken(EnrollmentTokenCommand),
+    /// Findings: what the assessment found on the hosts, and the exposure.
+    #[command(subcommand)]
+    Findings(FindingCommand),
     /// Assess an inventory file against advisory files, offline, with the
     /// server's engine (ASM-8).
     Scan {
@@ -161,6 +164,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Audit(cmd) => return cli::audit(&cli.conn, cmd).await,
         Command::Advisories(cmd) => return cli::advisories(&cli.conn, cmd).await,
         Command::Hosts(cmd) => cli::hosts(&cli.conn, cmd).await?,
+        Command::Findings(cmd) => cli::findings(&cli.conn, cmd).await?,
         Command::EnrollmentToken(cmd) => cli::enrollment_token(&cli.conn, cmd).await?,
         Command::Scan {
             inventory,

@@ -4,6 +4,7 @@
 //! `--token`, `RIVET_URL` / `RIVET_TOKEN`, or the file `rivet login` wrote.
 
 pub mod client;
+mod findings;
 mod hosts;
 pub mod output;
 
@@ -15,6 +16,7 @@ use rivet_core::audit::{AuditEntry, ChainVerifier};
 use serde_json::{Value, json};
 
 use client::{Client, Credentials};
+pub use findings::{FindingCommand, PolicyCommand, findings};
 pub use hosts::{EnrollmentTokenCommand, HostCommand, enrollment_token, hosts};
 use output::Output;
 
@@ -81,6 +83,9 @@ pub enum TenantCommand {
         /// Tenant id.
         id: String,
     },
+    /// A tenant's remediation deadlines (ASM-5).
+    #[command(subcommand)]
+    DeadlinePolicy(PolicyCommand),
 }
 
 /// `rivet user …`
@@ -473,6 +478,7 @@ pub async fn tenant(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()>
                 .await?;
             crate::say!("deleted tenant {id}");
         }
+        TenantCommand::DeadlinePolicy(cmd) => findings::deadline_policy(conn, cmd).await?,
     }
     Ok(())
 }

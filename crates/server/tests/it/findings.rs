@@ -307,4 +307,80 @@ pub async fn findings_equal_rivet_scan_and_follow_inventories(s: &TestServer) {
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert!(r.text.contains("severity"), "{}", r.text);
+
+    // The same through the real command line.
+    let live = crate::cli::Live::start(s).await;
+    let env = [
+        ("RIVET_URL", live.url.as_str()),
+        ("RIVET_TOKEN", s.admin.token.as_str()),
+    ];
+    let out = live
+        .rivet(
+            &[
+                "--output", "json", "findings", "list", "--host", &host, "--state", "fixed",
+                "--limit", "1000",
+            ],
+            &env,
+        )
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), server.len() + 1);
+    let out = live
+        .rivet(
+            &["findings", "summary", "--tenant", &tenant.to_string()],
+            &env,
+        )
+        .await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("affected hosts    0"), "{text}");
+    let out = live
+        .rivet(
+            &[
+                "--output",
+                "json",
+                "tenant",
+                "deadline-policy",
+                "set",
+                &tenant.to_string(),
+                "--high",
+                "5",
+            ],
+            &env,
+        )
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = live
+        .rivet(
+            &[
+                "--output",
+                "json",
+                "tenant",
+                "deadline-policy",
+                "show",
+                &tenant.to_string(),
+            ],
+            &env,
+        )
+        .await;
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["high_days"], 5);
+    let out = live
+        .rivet(&["findings", "list", "--severity", "dire"], &env)
+        .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("severity"));
 }
