@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rivet_server::cli::{
-    self, AdvisoryCommand, AuditCommand, Connection, EnrollmentTokenCommand, FindingCommand,
-    HostCommand, TenantCommand, TokenCommand, UserCommand,
+    self, AdvisoryCommand, AuditCommand, Connection, EnrollmentTokenCommand, ExceptionCommand,
+    FindingCommand, HostCommand, TenantCommand, TokenCommand, UserCommand,
 };
 use rivet_server::config::{Config, DEFAULT_CONFIG};
 
@@ -81,6 +81,9 @@ enum Command {
     /// Findings: what the assessment found on the hosts, and the exposure.
     #[command(subcommand)]
     Findings(FindingCommand),
+    /// Exceptions: accepted risks and workarounds, until they expire.
+    #[command(subcommand)]
+    Exceptions(ExceptionCommand),
     /// Assess an inventory file against advisory files, offline, with the
     /// server's engine (ASM-8).
     Scan {
@@ -165,6 +168,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Advisories(cmd) => return cli::advisories(&cli.conn, cmd).await,
         Command::Hosts(cmd) => cli::hosts(&cli.conn, cmd).await?,
         Command::Findings(cmd) => cli::findings(&cli.conn, cmd).await?,
+        Command::Exceptions(cmd) => cli::exceptions(&cli.conn, cmd).await?,
         Command::EnrollmentToken(cmd) => cli::enrollment_token(&cli.conn, cmd).await?,
         Command::Scan {
             inventory,

@@ -808,10 +808,21 @@ pub struct AssessedHost {
     pub id: HostId,
     /// Its tenant.
     pub tenant_id: TenantId,
-    /// Its facts (the inventory but the packages), when it has reported.
-    pub facts: Option<rivet_core::host::InventoryRest>,
+    /// Its operating system, when it has reported one.
+    pub os: Option<rivet_core::inventory::OsRelease>,
     /// How much the business depends on it.
     pub criticality: Option<rivet_core::host::Criticality>,
+}
+
+/// The part of a host's stored facts the assessment reads.
+#[derive(Deserialize)]
+struct FactsOs {
+    host: HostOs,
+}
+
+#[derive(Deserialize)]
+struct HostOs {
+    os: Option<rivet_core::inventory::OsRelease>,
 }
 
 impl Store {
@@ -891,12 +902,14 @@ impl Store {
                     seq,
                     id: crate::row::parse("hosts", &key, &id)?,
                     tenant_id: crate::row::parse("hosts", &key, &tenant)?,
-                    facts: facts
+                    // Only the OS of the facts, without keeping the rest.
+                    os: facts
                         .map(|f| {
-                            serde_json::from_str(&f)
+                            serde_json::from_str::<FactsOs>(&f)
                                 .map_err(|e| corrupt("hosts", &key, format!("facts: {e}")))
                         })
-                        .transpose()?,
+                        .transpose()?
+                        .and_then(|f| f.host.os),
                     criticality: criticality
                         .map(|c| {
                             serde_json::from_value(serde_json::Value::String(c.clone()))

@@ -11,6 +11,7 @@
 mod advisories;
 mod audit;
 mod error;
+mod exceptions;
 mod findings;
 mod hosts;
 mod row;
@@ -35,6 +36,7 @@ pub use advisories::{
 };
 pub use audit::{AuditFilter, Verification};
 pub use error::StoreError;
+pub use exceptions::{ExceptionKind, FindingException, NewException};
 pub use findings::{
     AssessedHost, ExposureSummary, Finding, FindingChanges, FindingDraft, FindingFilter,
     HostFindingsDraft,

@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod enrollment;
 pub mod error;
+mod exceptions;
 pub mod extract;
 mod findings;
 mod hosts;
@@ -139,7 +140,10 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(findings::summary))
         .routes(routes!(findings::of_host))
         .routes(routes!(findings::status, findings::run))
-        .routes(routes!(findings::get_policy, findings::set_policy));
+        .routes(routes!(findings::get_policy, findings::set_policy))
+        .routes(routes!(exceptions::create, exceptions::list))
+        .routes(routes!(exceptions::get))
+        .routes(routes!(exceptions::revoke));
     let (router, mut doc) = OpenApiRouter::<Api>::new()
         .nest("/api/v1", v1)
         .split_for_parts();

@@ -208,3 +208,100 @@ pub async fn deadline_policy(conn: &Connection, cmd: PolicyCommand) -> anyhow::R
     output::record(conn.output, &policy);
     Ok(())
 }
+
+/// `rivet exceptions …`
+#[derive(Debug, Subcommand)]
+pub enum ExceptionCommand {
+    /// Accepts the risk of an advisory (or records a workaround) for a
+    /// host, a group or a whole tenant until a date; the findings it covers
+    /// reopen when it expires.
+    Create {
+        /// The tenant (id).
+        #[arg(long)]
+        tenant: String,
+        /// The advisory's id or a CVE.
+        #[arg(long)]
+        advisory: String,
+        /// Only this host (id).
+        #[arg(long, conflicts_with = "group")]
+        host: Option<String>,
+        /// Only the hosts of this group.
+        #[arg(long)]
+        group: Option<String>,
+        /// Why the risk is accepted, or what the workaround is.
+        #[arg(long)]
+        reason: String,
+        /// Who approved it (default: you).
+        #[arg(long)]
+        approver: Option<String>,
+        /// When it ends (RFC 3339, e.g. 2027-03-31T00:00:00Z).
+        #[arg(long)]
+        expires: String,
+        /// A workaround (findings mitigated) rather than an accepted risk.
+        #[arg(long)]
+        workaround: bool,
+    },
+    /// Exceptions, newest first.
+    List {
+        /// Of this tenant (id).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revokes an exception: its findings reopen.
+    Revoke {
+        /// The exception's id.
+        id: String,
+    },
+}
+
+const EXCEPTION_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("TENANT", "tenant_id"),
+    ("KIND", "kind"),
+    ("ADVISORY", "advisory"),
+    ("HOST", "host_id"),
+    ("GROUP", "group"),
+    ("APPROVER", "approver"),
+    ("EXPIRES", "expires_at"),
+    ("FINDINGS", "findings"),
+    ("REVOKED", "revoked_at"),
+    ("ENDED", "ended_at"),
+];
+
+/// `rivet exceptions …`
+pub async fn exceptions(conn: &Connection, cmd: ExceptionCommand) -> anyhow::Result<()> {
+    let c = conn.client().await?;
+    match cmd {
+        ExceptionCommand::Create {
+            tenant,
+            advisory,
+            host,
+            group,
+            reason,
+            approver,
+            expires,
+            workaround,
+        } => {
+            let body = json!({
+                "tenant": tenant, "advisory": advisory, "host": host, "group": group,
+                "reason": reason, "approver": approver, "expires_at": expires,
+                "kind": if workaround { "workaround" } else { "accept" },
+            });
+            let created = c
+                .call(Method::POST, "/exceptions", &[], Some(&body))
+                .await?;
+            output::record(conn.output, &created);
+        }
+        ExceptionCommand::List { tenant } => {
+            let query: Vec<(&str, String)> = tenant.map(|t| ("tenant", t)).into_iter().collect();
+            let items = c.list_all("/exceptions", &query, None).await?;
+            output::list(conn.output, &items, EXCEPTION_COLUMNS);
+        }
+        ExceptionCommand::Revoke { id } => {
+            let path = format!("/exceptions/{}/revoke", super::urlencode(&id));
+            let revoked = c.call(Method::POST, &path, &[], None).await?;
+            output::record(conn.output, &revoked);
+        }
+    }
+    Ok(())
+}

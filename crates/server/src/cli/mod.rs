@@ -16,7 +16,7 @@ use rivet_core::audit::{AuditEntry, ChainVerifier};
 use serde_json::{Value, json};
 
 use client::{Client, Credentials};
-pub use findings::{FindingCommand, PolicyCommand, findings};
+pub use findings::{ExceptionCommand, FindingCommand, PolicyCommand, exceptions, findings};
 pub use hosts::{EnrollmentTokenCommand, HostCommand, enrollment_token, hosts};
 use output::Output;
 

@@ -384,3 +384,225 @@ pub async fn findings_equal_rivet_scan_and_follow_inventories(s: &TestServer) {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("severity"));
 }
+
+pub async fn exceptions_accept_findings_until_they_expire(s: &TestServer) {
+    let tenant = s.customer("Excepted").await;
+    let other = s.customer("Bystander").await;
+    let status = std::fs::read_to_string(data("inventories/debian12-minbase.dpkg-status")).unwrap();
+    import_advisory(
+        s,
+        &osv(
+            "DSA-9001-1",
+            "systemd",
+            "252.40-1~deb12u1",
+            "CVE-2026-0001",
+            HIGH,
+        ),
+    )
+    .await;
+    let host = import_host(s, &tenant.to_string(), "web-1", &status).await;
+    let foreign = import_host(s, &other.to_string(), "db-1", &status).await;
+    assess(s).await;
+    let open = |state: &'static str| {
+        let path = format!("/api/v1/hosts/{host}/findings?state={state}&limit=1000");
+        async move {
+            s.get(&path, &s.admin.token).await.body["items"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    let affected = open("open").await;
+    assert!(affected > 0);
+    // An hour: the harness's tokens last a day.
+    let expires = (s.now() + jiff::SignedDuration::from_hours(1)).to_string();
+    let create = |body: Value| async move {
+        s.call(
+            Method::POST,
+            "/api/v1/exceptions",
+            Some(&s.admin.token),
+            Some(body),
+        )
+        .await
+    };
+    let accept = json!({"tenant": tenant, "kind": "accept", "advisory": "CVE-2026-0001",
+        "host": host, "reason": "appliance, vendor patch due in Q1", "approver": "CISO",
+        "expires_at": expires});
+    let r = create(accept.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["findings"].as_i64().unwrap(), affected as i64);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!((open("open").await, open("accepted").await), (0, affected));
+    // The other tenant's findings are not touched.
+    let theirs = s
+        .get(
+            &format!("/api/v1/hosts/{foreign}/findings?state=open&limit=1000"),
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(theirs.body["items"].as_array().unwrap().len(), affected);
+
+    // Refused: no reason, in the past, too far, a host and a group, a host
+    // of another tenant.
+    for (patch, status) in [
+        (json!({"reason": " "}), 422),
+        (json!({"expires_at": s.now().to_string()}), 422),
+        (
+            json!({"expires_at": (s.now() + jiff::SignedDuration::from_hours(24 * 400)).to_string()}),
+            422,
+        ),
+        (json!({"group": "dmz"}), 422),
+        (json!({"host": foreign}), 404),
+    ] {
+        let mut body = accept.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = create(body).await;
+        assert_eq!(r.status, status, "{patch}: {}", r.text);
+    }
+
+    // Two hours later the exception has expired: the findings reopen, and
+    // the audit log says so.
+    s.clock.advance(jiff::SignedDuration::from_hours(2));
+    assess(s).await;
+    assert_eq!(open("open").await, affected);
+    let ended = s
+        .get(&format!("/api/v1/exceptions/{id}"), &s.admin.token)
+        .await;
+    assert!(ended.body["ended_at"].is_string(), "{}", ended.text);
+    assert_eq!(ended.body["findings"], 0);
+    let audit = s.get("/api/v1/audit?limit=1000", &s.admin.token).await;
+    assert!(
+        audit.text.contains("exception.expire") && audit.text.contains("exception.create"),
+        "{}",
+        audit.text
+    );
+
+    // A workaround for a group of hosts mitigates them until revoked.
+    let r = s
+        .call(
+            Method::PUT,
+            &format!("/api/v1/hosts/{host}/attributes"),
+            Some(&s.admin.token),
+            Some(json!({"groups": ["dmz"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let expires = (s.now() + jiff::SignedDuration::from_hours(24 * 30)).to_string();
+    let r = create(
+        json!({"tenant": tenant, "kind": "workaround", "advisory": "DSA-9001-1",
+        "group": "dmz", "reason": "udev rules hardened", "expires_at": expires}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let workaround = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(open("mitigated").await, affected);
+    let r = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/exceptions/{workaround}/revoke"),
+            Some(&s.admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(open("open").await, affected);
+    let listed = s
+        .get(
+            &format!("/api/v1/exceptions?tenant={tenant}"),
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        listed.text
+    );
+
+    // The command line.
+    let live = crate::cli::Live::start(s).await;
+    let env = [
+        ("RIVET_URL", live.url.as_str()),
+        ("RIVET_TOKEN", s.admin.token.as_str()),
+    ];
+    let tenant = tenant.to_string();
+    let out = live
+        .rivet(
+            &[
+                "--output",
+                "json",
+                "exceptions",
+                "list",
+                "--tenant",
+                &tenant,
+            ],
+            &env,
+        )
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let expires = (s.now() + jiff::SignedDuration::from_hours(5)).to_string();
+    let out = live
+        .rivet(
+            &[
+                "--output",
+                "json",
+                "exceptions",
+                "create",
+                "--tenant",
+                &tenant,
+                "--advisory",
+                "CVE-2026-0001",
+                "--reason",
+                "change freeze",
+                "--expires",
+                &expires,
+            ],
+            &env,
+        )
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(created["findings"].as_i64().unwrap(), affected as i64);
+    let out = live
+        .rivet(
+            &["exceptions", "revoke", created["id"].as_str().unwrap()],
+            &env,
+        )
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = live
+        .rivet(
+            &[
+                "exceptions",
+                "create",
+                "--tenant",
+                &tenant,
+                "--advisory",
+                "CVE-2026-0001",
+                "--reason",
+                "x",
+                "--expires",
+                "2020-01-01T00:00:00Z",
+            ],
+            &env,
+        )
+        .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expires_at"));
+}

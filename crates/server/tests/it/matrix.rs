@@ -232,6 +232,26 @@ async fn case(
                 let tenant = if foreign { w.b } else { w.a };
                 s.enrollment(tenant).await.to_string()
             }
+            "exceptions" => {
+                let tenant = if foreign { w.b } else { w.a };
+                let new = rivet_store::NewException {
+                    id: unique("exc-"),
+                    tenant_id: tenant,
+                    kind: rivet_store::ExceptionKind::Accept,
+                    advisory: "CVE-2026-9999".into(),
+                    host: None,
+                    group: None,
+                    reason: "matrix".into(),
+                    approver: "matrix".into(),
+                    expires_at: s.now() + jiff::SignedDuration::from_hours(24),
+                };
+                s.store
+                    .create_exception(&new, &Actor::system(), s.now())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id
+            }
             other => panic!(
                 "no fixture for records under /{other}/{{id}} ({} {}): add one to matrix.rs",
                 op.method, op.path
@@ -289,6 +309,15 @@ async fn case(
             None
         }
         "POST /api/v1/assessment" => None,
+        "POST /api/v1/exceptions" => {
+            foreign_record = foreign;
+            let tenant = if foreign { w.b } else { w.a };
+            Some(json!({
+                "tenant": tenant, "kind": "accept", "advisory": "CVE-2026-9999", "reason": "matrix",
+                "expires_at": (s.now() + jiff::SignedDuration::from_hours(24)).to_string()
+            }))
+        }
+        "POST /api/v1/exceptions/{id}/revoke" => None,
         "PUT /api/v1/tenants/{id}/deadline-policy" => Some(json!({
             "kev_days": 2, "critical_days": 3, "high_days": 7, "medium_days": 30,
             "low_days": 90, "count_from": "found"
