@@ -30,6 +30,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rivet_advisory::model::Advisory;
 use rivet_core::inventory::PackageFormat;
@@ -110,6 +111,36 @@ pub struct FleetStats {
     pub bitmap_bytes: u64,
 }
 
+/// The hash of the fleet's maps, whose keys are the server's sequence
+/// numbers: a multiplication spreads them, where SipHash would cost more
+/// than the rest of a lookup (and there is no untrusted key to defend
+/// against).
+#[derive(Debug, Clone, Copy, Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by package id or host key.
+type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
+
 /// A distinct package, stored compactly: its strings one after the other.
 #[derive(Debug, Clone)]
 struct Stored {
@@ -183,7 +214,7 @@ struct Pair {
 #[derive(Debug, Clone)]
 struct Slot {
     ecosystem: Result<Ecosystem, UnknownEcosystem>,
-    pairs: HashMap<PackageId, Pair>,
+    pairs: IdMap<Pair>,
     hosts: usize,
 }
 
@@ -199,13 +230,13 @@ struct Host {
 #[derive(Debug, Clone)]
 pub struct Fleet {
     index: Index,
-    packages: HashMap<PackageId, Stored>,
+    packages: IdMap<Stored>,
     /// Package ids by every name an advisory can file them under: binary
     /// name, source name and normalised language name.
     names: HashMap<Box<str>, Vec<PackageId>>,
     slots: Vec<Slot>,
     slot_of: HashMap<Result<Ecosystem, String>, u32>,
-    hosts: HashMap<HostKey, Host>,
+    hosts: IdMap<Host>,
 }
 
 impl Fleet {
@@ -213,11 +244,11 @@ impl Fleet {
     pub fn new(index: Index) -> Fleet {
         Fleet {
             index,
-            packages: HashMap::new(),
+            packages: IdMap::default(),
             names: HashMap::new(),
             slots: Vec::new(),
             slot_of: HashMap::new(),
-            hosts: HashMap::new(),
+            hosts: IdMap::default(),
         }
     }
 
@@ -482,7 +513,7 @@ impl Fleet {
         let slot = self.slots.len() as u32;
         self.slots.push(Slot {
             ecosystem,
-            pairs: HashMap::new(),
+            pairs: IdMap::default(),
             hosts: 0,
         });
         self.slot_of.insert(name, slot);
@@ -501,15 +532,23 @@ impl Fleet {
         let mut unknown = Vec::new();
         let before = h.noted.len();
         for id in ids {
-            let Some(package) = self.packages.get(id) else {
-                unknown.push(*id);
-                continue;
+            // The pair first: held by another host, it needs no package.
+            let pair = match slot.pairs.entry(*id) {
+                Entry::Occupied(pair) => pair.into_mut(),
+                Entry::Vacant(vacant) => {
+                    let Some(package) = self.packages.get(id) else {
+                        unknown.push(*id);
+                        continue;
+                    };
+                    vacant.insert(Pair {
+                        holders: RoaringBitmap::new(),
+                        noted: evaluate(&self.index, &slot.ecosystem, package),
+                    })
+                }
             };
-            let pair = slot.pairs.entry(*id).or_insert_with(|| Pair {
-                holders: RoaringBitmap::new(),
-                noted: evaluate(&self.index, &slot.ecosystem, package),
-            });
-            if pair.holders.insert(host) && pair.noted.is_some() {
+            // Hosts mostly arrive in key order: appending skips the search.
+            let new = pair.holders.try_push(host).is_ok() || pair.holders.insert(host);
+            if new && pair.noted.is_some() {
                 h.noted.push(*id);
             }
         }
@@ -618,4 +657,31 @@ fn filed_under(host: Option<&Ecosystem>, package: &PackageRef<'_>, key: &Package
                 && host.is_some_and(|h| {
                     ecosystem::release_optional(h.name()) && key.ecosystem == h.name()
                 })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_packages_read_back_as_given() {
+        let p = InstalledPackage {
+            format: Some(PackageFormat::Deb),
+            name: "libssl3".into(),
+            version: "3.0.11-1~deb12u2".into(),
+            architecture: "amd64".into(),
+            source_name: "openssl".into(),
+            source_version: "3.0.11-1~deb12u2".into(),
+            ecosystem: None,
+            purl: None,
+        };
+        assert_eq!(Stored::of(&p).unwrap().as_ref(), p.as_ref());
+        let c = InstalledPackage::from_purl("pkg:pypi/Zope.Interface@5.0").unwrap();
+        assert_eq!(Stored::of(&c).unwrap().as_ref(), c.as_ref());
+        let empty = InstalledPackage {
+            ecosystem: Some(String::new()),
+            ..p
+        };
+        assert_eq!(Stored::of(&empty).unwrap().as_ref().ecosystem, Some(""));
+    }
 }
