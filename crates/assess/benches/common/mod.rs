@@ -454,16 +454,19 @@ impl World {
         Index::build(&self.advisories)
     }
 
-    /// The fleet of every host against `index`.
+    /// The fleet of every host against `index`, loaded as the server loads
+    /// it at startup ([`Fleet::set_hosts`]).
     pub fn fleet(&self, index: Index) -> Fleet {
         let mut fleet = Fleet::new(index);
         fleet.learn_packages(self.packages.iter().cloned());
-        let mut ids = Vec::with_capacity(800);
-        for host in 0..self.hosts {
-            self.host_packages(host, &mut ids);
-            let ecosystem = self.ecosystems[self.kind(host)].clone();
-            fleet.set_host(host, Ok(ecosystem), &ids).unwrap();
-        }
+        fleet
+            .set_hosts((0..self.hosts).map(|host| {
+                let mut ids = Vec::with_capacity(720);
+                self.host_packages(host, &mut ids);
+                let ecosystem = self.ecosystems[self.kind(host)].clone();
+                (host, Ok(ecosystem), ids)
+            }))
+            .unwrap();
         fleet
     }
 
