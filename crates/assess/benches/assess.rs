@@ -5,68 +5,16 @@
 //! evaluation per distinct package, and one new advisory with the
 //! re-evaluation of the packages it touches.
 
+mod common;
+
 use std::collections::HashSet;
 use std::hint::black_box;
-use std::path::Path;
 
+use common::{Owned, almalinux_pool, below, fixes, read};
 use criterion::Criterion;
-use rivet_advisory::{Advisory, ReadOptions, osv};
 use rivet_assess::ecosystem::of_os;
-use rivet_assess::{Evaluation, Index, Naming, PackageRef, assess};
-use rivet_core::inventory::{OsRelease, PackageFormat};
-
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/osv/");
-
-fn read(name: &str) -> Vec<Advisory> {
-    let options = ReadOptions::new("bench", "2026-11-23T00:00:00Z".parse().unwrap());
-    osv::read(Path::new(&format!("{DATA}{name}")), &options)
-        .unwrap()
-        .map(|a| a.unwrap())
-        .collect()
-}
-
-/// An owned package for the benchmark's pools.
-struct Owned {
-    name: String,
-    version: String,
-}
-
-impl Owned {
-    fn as_ref(&self) -> PackageRef<'_> {
-        PackageRef {
-            format: Some(PackageFormat::Rpm),
-            name: &self.name,
-            version: &self.version,
-            architecture: "x86_64",
-            source_name: &self.name,
-            source_version: &self.version,
-            ecosystem: None,
-        }
-    }
-}
-
-/// A version just below `fixed` (its last non-zero digit run minus one).
-fn below(fixed: &str) -> String {
-    let b = fixed.as_bytes();
-    let mut end = b.len();
-    while end > 0 {
-        if b[end - 1].is_ascii_digit() {
-            let mut start = end;
-            while start > 0 && b[start - 1].is_ascii_digit() {
-                start -= 1;
-            }
-            if let Ok(n) = fixed[start..end].parse::<u64>()
-                && n > 0
-            {
-                return format!("{}{}{}", &fixed[..start], n - 1, &fixed[end..]);
-            }
-            end = start;
-        } else {
-            end -= 1;
-        }
-    }
-    fixed.to_owned()
-}
+use rivet_assess::{Evaluation, Index, Naming, assess};
+use rivet_core::inventory::OsRelease;
 
 fn main() {
     let mut advisories = read("AlmaLinux-all.zip");
@@ -85,16 +33,7 @@ fn main() {
     .unwrap();
 
     // Every AlmaLinux 9 (name, fixed version) pair, in document order.
-    let mut fixes: Vec<(String, String)> = Vec::new();
-    for a in &advisories {
-        for x in &a.affected {
-            if x.ecosystem == "AlmaLinux:9" {
-                for f in &x.fixed {
-                    fixes.push((x.package.clone(), f.clone()));
-                }
-            }
-        }
-    }
+    let fixes = fixes(&advisories, "AlmaLinux:9");
     let oldest_kernel = fixes
         .iter()
         .filter(|(n, _)| n == "kernel-core")
@@ -120,30 +59,7 @@ fn main() {
 
     // A pool of 20,000 distinct packages: AlmaLinux 9 names at versions
     // below, at and above their fixes, and names no advisory knows.
-    let mut pool: Vec<Owned> = Vec::new();
-    let mut seen = HashSet::new();
-    for (i, (name, fixed)) in fixes.iter().enumerate() {
-        let version = match i % 3 {
-            0 => below(fixed),
-            1 => fixed.clone(),
-            _ => format!("{fixed}.1"),
-        };
-        if seen.insert((name.clone(), version.clone())) {
-            pool.push(Owned {
-                name: name.clone(),
-                version,
-            });
-        }
-        if pool.len() == 14_000 {
-            break;
-        }
-    }
-    while pool.len() < 20_000 {
-        pool.push(Owned {
-            name: format!("local-package-{}", pool.len()),
-            version: "1.0-1.el9".into(),
-        });
-    }
+    let pool = almalinux_pool(&fixes);
 
     // One host: 700 packages spread over the pool.
     let host: Vec<&Owned> = (0..700).map(|i| &pool[(i * 28) % pool.len()]).collect();

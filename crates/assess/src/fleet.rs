@@ -17,6 +17,9 @@
 //!   evaluating hundreds of packages. A host's full package list is not kept:
 //!   it lives in the bitmaps, at about two bytes per (host, package).
 //!
+//! The server loads its hosts at startup with [`Fleet::set_hosts`], then
+//! follows each host's changes with [`Fleet::change_host`].
+//!
 //! A pair is evaluated when its first holder arrives and forgotten when its
 //! last holder leaves, so a host's new package costs an evaluation only when
 //! no other host of its ecosystem has it. An advisory filed or withdrawn
@@ -30,6 +33,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rivet_advisory::model::Advisory;
 use rivet_core::inventory::PackageFormat;
@@ -110,6 +114,36 @@ pub struct FleetStats {
     pub bitmap_bytes: u64,
 }
 
+/// The hash of the fleet's maps, whose keys are the server's sequence
+/// numbers: a multiplication spreads them, where SipHash would cost more
+/// than the rest of a lookup (and there is no untrusted key to defend
+/// against).
+#[derive(Debug, Clone, Copy, Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by package id or host key.
+type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
+
 /// A distinct package, stored compactly: its strings one after the other.
 #[derive(Debug, Clone)]
 struct Stored {
@@ -183,8 +217,16 @@ struct Pair {
 #[derive(Debug, Clone)]
 struct Slot {
     ecosystem: Result<Ecosystem, UnknownEcosystem>,
-    pairs: HashMap<PackageId, Pair>,
+    pairs: IdMap<Pair>,
     hosts: usize,
+}
+
+/// Hosts of [`Fleet::set_hosts`] not applied yet: per slot, their
+/// memberships as package id (high half) and index in `hosts` (low half).
+#[derive(Debug, Default)]
+struct Batch {
+    hosts: Vec<HostKey>,
+    slots: Vec<(u32, Vec<u64>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -199,13 +241,13 @@ struct Host {
 #[derive(Debug, Clone)]
 pub struct Fleet {
     index: Index,
-    packages: HashMap<PackageId, Stored>,
+    packages: IdMap<Stored>,
     /// Package ids by every name an advisory can file them under: binary
     /// name, source name and normalised language name.
     names: HashMap<Box<str>, Vec<PackageId>>,
     slots: Vec<Slot>,
     slot_of: HashMap<Result<Ecosystem, String>, u32>,
-    hosts: HashMap<HostKey, Host>,
+    hosts: IdMap<Host>,
 }
 
 impl Fleet {
@@ -213,11 +255,11 @@ impl Fleet {
     pub fn new(index: Index) -> Fleet {
         Fleet {
             index,
-            packages: HashMap::new(),
+            packages: IdMap::default(),
             names: HashMap::new(),
             slots: Vec::new(),
             slot_of: HashMap::new(),
-            hosts: HashMap::new(),
+            hosts: IdMap::default(),
         }
     }
 
@@ -283,6 +325,112 @@ impl Fleet {
             },
         );
         self.hold(host, packages)
+    }
+
+    /// Sets many hosts, as [`Fleet::set_host`] one after the other would, for
+    /// loading the fleet: memberships are applied in batches of
+    /// [`Fleet::BATCH`] hosts grouped by package, so that each pair's bitmap
+    /// is reached once per batch instead of once per host (100,000 hosts of
+    /// 700 packages: 6 s instead of 21 s on two cores). Package ids not
+    /// learned are left out and returned together, each once.
+    pub fn set_hosts(
+        &mut self,
+        hosts: impl IntoIterator<Item = (HostKey, Result<Ecosystem, UnknownEcosystem>, Vec<PackageId>)>,
+    ) -> Result<(), FleetError> {
+        let mut batch = Batch::default();
+        let mut unknown = Vec::new();
+        for (host, ecosystem, ids) in hosts {
+            // A host given twice: its first set must be applied before it is
+            // replaced.
+            if batch.hosts.len() >= Self::BATCH || batch.hosts.contains(&host) {
+                self.apply(&mut batch, &mut unknown);
+            }
+            self.remove_host(host);
+            let slot = self.intern(ecosystem);
+            if let Some(s) = self.slots.get_mut(slot as usize) {
+                s.hosts += 1;
+            }
+            self.hosts.insert(
+                host,
+                Host {
+                    slot,
+                    noted: Vec::new(),
+                },
+            );
+            let index = batch.hosts.len() as u64;
+            batch.hosts.push(host);
+            let members = match batch.slots.iter().position(|(s, _)| *s == slot) {
+                Some(at) => &mut batch.slots[at].1,
+                None => {
+                    batch.slots.push((slot, Vec::new()));
+                    let last = batch.slots.len() - 1;
+                    &mut batch.slots[last].1
+                }
+            };
+            members.extend(ids.into_iter().map(|id| (u64::from(id) << 32) | index));
+        }
+        self.apply(&mut batch, &mut unknown);
+        unknown.sort_unstable();
+        unknown.dedup();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(FleetError::UnknownPackages(unknown))
+        }
+    }
+
+    /// Hosts per batch of [`Fleet::set_hosts`].
+    pub const BATCH: usize = 1024;
+
+    /// Applies the memberships of a batch of hosts that were set, grouped by
+    /// pair; the batch is left empty.
+    fn apply(&mut self, batch: &mut Batch, unknown: &mut Vec<PackageId>) {
+        for (slot_no, members) in &mut batch.slots {
+            let Some(slot) = self.slots.get_mut(*slot_no as usize) else {
+                continue;
+            };
+            members.sort_unstable();
+            members.dedup();
+            let mut rest = &members[..];
+            while let Some(first) = rest.first() {
+                let id = (first >> 32) as PackageId;
+                let run = rest
+                    .iter()
+                    .position(|m| (m >> 32) as PackageId != id)
+                    .unwrap_or(rest.len());
+                let (run, next) = rest.split_at(run);
+                rest = next;
+                let pair = match slot.pairs.entry(id) {
+                    Entry::Occupied(pair) => pair.into_mut(),
+                    Entry::Vacant(vacant) => {
+                        let Some(package) = self.packages.get(&id) else {
+                            unknown.push(id);
+                            continue;
+                        };
+                        vacant.insert(Pair {
+                            holders: RoaringBitmap::new(),
+                            noted: evaluate(&self.index, &slot.ecosystem, package),
+                        })
+                    }
+                };
+                for member in run {
+                    let Some(&host) = batch.hosts.get((member & 0xFFFF_FFFF) as usize) else {
+                        continue;
+                    };
+                    let new = pair.holders.try_push(host).is_ok() || pair.holders.insert(host);
+                    // A host's ids come in increasing order: its list stays
+                    // sorted.
+                    if new
+                        && pair.noted.is_some()
+                        && let Some(h) = self.hosts.get_mut(&host)
+                    {
+                        h.noted.push(id);
+                    }
+                }
+            }
+        }
+        batch.slots.clear();
+        batch.hosts.clear();
     }
 
     /// A host's package set changed by these ids (what the store computed):
@@ -482,7 +630,7 @@ impl Fleet {
         let slot = self.slots.len() as u32;
         self.slots.push(Slot {
             ecosystem,
-            pairs: HashMap::new(),
+            pairs: IdMap::default(),
             hosts: 0,
         });
         self.slot_of.insert(name, slot);
@@ -501,15 +649,23 @@ impl Fleet {
         let mut unknown = Vec::new();
         let before = h.noted.len();
         for id in ids {
-            let Some(package) = self.packages.get(id) else {
-                unknown.push(*id);
-                continue;
+            // The pair first: held by another host, it needs no package.
+            let pair = match slot.pairs.entry(*id) {
+                Entry::Occupied(pair) => pair.into_mut(),
+                Entry::Vacant(vacant) => {
+                    let Some(package) = self.packages.get(id) else {
+                        unknown.push(*id);
+                        continue;
+                    };
+                    vacant.insert(Pair {
+                        holders: RoaringBitmap::new(),
+                        noted: evaluate(&self.index, &slot.ecosystem, package),
+                    })
+                }
             };
-            let pair = slot.pairs.entry(*id).or_insert_with(|| Pair {
-                holders: RoaringBitmap::new(),
-                noted: evaluate(&self.index, &slot.ecosystem, package),
-            });
-            if pair.holders.insert(host) && pair.noted.is_some() {
+            // Hosts mostly arrive in key order: appending skips the search.
+            let new = pair.holders.try_push(host).is_ok() || pair.holders.insert(host);
+            if new && pair.noted.is_some() {
                 h.noted.push(*id);
             }
         }
@@ -618,4 +774,31 @@ fn filed_under(host: Option<&Ecosystem>, package: &PackageRef<'_>, key: &Package
                 && host.is_some_and(|h| {
                     ecosystem::release_optional(h.name()) && key.ecosystem == h.name()
                 })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_packages_read_back_as_given() {
+        let p = InstalledPackage {
+            format: Some(PackageFormat::Deb),
+            name: "libssl3".into(),
+            version: "3.0.11-1~deb12u2".into(),
+            architecture: "amd64".into(),
+            source_name: "openssl".into(),
+            source_version: "3.0.11-1~deb12u2".into(),
+            ecosystem: None,
+            purl: None,
+        };
+        assert_eq!(Stored::of(&p).unwrap().as_ref(), p.as_ref());
+        let c = InstalledPackage::from_purl("pkg:pypi/Zope.Interface@5.0").unwrap();
+        assert_eq!(Stored::of(&c).unwrap().as_ref(), c.as_ref());
+        let empty = InstalledPackage {
+            ecosystem: Some(String::new()),
+            ..p
+        };
+        assert_eq!(Stored::of(&empty).unwrap().as_ref().ecosystem, Some(""));
+    }
 }

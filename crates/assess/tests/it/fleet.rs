@@ -429,6 +429,48 @@ fn reevaluate_counts_and_changes_nothing() {
     assert_eq!(fleet.stats(), stats);
 }
 
+#[test]
+fn set_hosts_equals_set_host_one_by_one() {
+    let (one_by_one, model) = world();
+    let mut bulk = Fleet::new(one_by_one.index().clone());
+    bulk.learn_packages(model.catalog.clone());
+    let mut one_by_one = Fleet::new(one_by_one.index().clone());
+    one_by_one.learn_packages(model.catalog.clone());
+    // 3,000 hosts over several batches, keys out of order, one host given
+    // twice in a batch and one again in a later batch, some unknown ids.
+    let ecosystems = [
+        eco("debian", "12"),
+        eco("debian", "11"),
+        eco("ubuntu", "22.04"),
+        eco("fedora", "40"),
+    ];
+    let mut rng = Rng(7);
+    let mut hosts: Vec<(HostKey, HostEcosystem, Vec<PackageId>)> = (0..3_000u32)
+        .map(|i| {
+            let host = (i * 7_919) % 3_001;
+            let ids = (0..6).map(|_| rng.below(14) as PackageId).collect();
+            (host, ecosystems[rng.below(4)].clone(), ids)
+        })
+        .collect();
+    hosts.insert(10, (hosts[3].0, eco("debian", "12"), vec![0, 1, 2]));
+    hosts.push((hosts[5].0, eco("ubuntu", "22.04"), vec![10, 7, 10, 999]));
+    for (host, eco, ids) in &hosts {
+        let _ = one_by_one.set_host(*host, eco.clone(), ids);
+    }
+    assert_eq!(
+        bulk.set_hosts(hosts.clone()),
+        Err(FleetError::UnknownPackages(vec![13, 999]))
+    );
+    assert!(bulk.stats().findings > 1_000);
+    assert_eq!(bulk.stats(), one_by_one.stats());
+    for (host, _, _) in &hosts {
+        assert_eq!(bulk.host_matches(*host), one_by_one.host_matches(*host));
+    }
+    // Later changes see the same state.
+    let a = advisory("DSA-9", "Debian:12", "curl", "9");
+    assert_eq!(bulk.insert_advisory(&a), one_by_one.insert_advisory(&a));
+}
+
 /// A deterministic generator (xorshift64*).
 struct Rng(u64);
 
