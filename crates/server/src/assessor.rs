@@ -34,7 +34,7 @@ use crate::clock::Clock;
 /// Advisory bodies read per query.
 const ADVISORY_PAGE: usize = 2000;
 /// Hosts whose packages are read per query while loading.
-const HOSTS_PER_READ: i64 = 500;
+const HOSTS_PER_READ: i64 = rivet_assess::Fleet::BATCH as i64;
 /// Hosts whose findings are written per transaction.
 const HOSTS_PER_SYNC: usize = 200;
 /// How often the assessment looks for new advisories unprompted.
@@ -230,9 +230,25 @@ async fn load(store: &Store) -> Result<Work, StoreError> {
                 ids.entry(seq).or_default().push(id);
             }
         }
+        // Loaded together, grouped by package (Fleet::set_hosts).
+        let mut batch = Vec::with_capacity(chunk.len());
         for host in chunk {
-            let packages = ids.remove(&host.seq).unwrap_or_default();
-            set_host(&mut work, host.clone(), &packages);
+            let Ok(key) = HostKey::try_from(host.seq) else {
+                continue;
+            };
+            let eco = ecosystem::of_host(host.os.as_ref());
+            work.hosts.insert(
+                key,
+                HostInfo {
+                    id: host.id,
+                    criticality: host.criticality,
+                    ecosystem: eco.as_ref().ok().map(|e| e.key().to_owned()),
+                },
+            );
+            batch.push((key, eco, ids.remove(&host.seq).unwrap_or_default()));
+        }
+        if let Err(e) = work.fleet.set_hosts(batch) {
+            tracing::warn!(error = %e, "hosts assessed in part");
         }
     }
     Ok(work)

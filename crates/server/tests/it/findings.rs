@@ -308,6 +308,25 @@ pub async fn findings_equal_rivet_scan_and_follow_inventories(s: &TestServer) {
     assert_eq!(r.status, 422, "{}", r.text);
     assert!(r.text.contains("severity"), "{}", r.text);
 
+    // A restarted server loads the fleet from the store in bulk and finds
+    // exactly what the incremental rounds stored: nothing to change.
+    let restarted = std::sync::Arc::new(rivet_server::assessor::Assessor::default());
+    let task = tokio::spawn(rivet_server::assessor::run(
+        restarted.clone(),
+        s.store.clone(),
+        s.clock.clone(),
+    ));
+    let status = restarted.run_now().await;
+    task.abort();
+    assert!(status.ready && status.last_error.is_none(), "{status:?}");
+    assert_eq!(status.hosts, 2);
+    assert_eq!(status.advisories, 4);
+    assert_eq!(
+        status.last_changes,
+        rivet_store::FindingChanges::default(),
+        "a reload changes no finding"
+    );
+
     // The same through the real command line.
     let live = crate::cli::Live::start(s).await;
     let env = [
