@@ -228,7 +228,12 @@ struct SyncSql {
     insert: &'static str,
     update: &'static str,
     fix: &'static str,
+    /// `$1` `[[id, due_at], …]`.
+    due: &'static str,
 }
+
+/// Deadlines written per statement when a policy changes.
+const DUE_PER_STATEMENT: usize = 5000;
 
 impl SyncSql {
     fn of(backend: Backend) -> SyncSql {
@@ -249,6 +254,8 @@ impl SyncSql {
                     FROM json_each($2) AS j WHERE findings.id = j.value ->> 0",
                 fix: "UPDATE findings SET state = 'fixed', fixed_at = $1, updated_at = $1, pending_reboot = FALSE \
                     WHERE id IN (SELECT value FROM json_each($2))",
+                due: "UPDATE findings SET due_at = j.value ->> 1 FROM json_each($1) AS j \
+                    WHERE findings.id = j.value ->> 0",
             },
             Backend::Postgres => SyncSql {
                 insert: "INSERT INTO findings (tenant_id, host_seq, advisory_key, advisory_id, aliases, package, \
@@ -267,6 +274,8 @@ impl SyncSql {
                     FROM jsonb_array_elements($2::jsonb) AS t (e) WHERE findings.id = (e ->> 0)::bigint",
                 fix: "UPDATE findings SET state = 'fixed', fixed_at = $1, updated_at = $1, pending_reboot = FALSE \
                     WHERE id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)",
+                due: "UPDATE findings SET due_at = (e ->> 1)::bigint FROM jsonb_array_elements($1::jsonb) AS t (e) \
+                    WHERE findings.id = (e ->> 0)::bigint",
             },
         }
     }
@@ -332,6 +341,7 @@ impl Store {
             .map_err(|e| StoreError::Refused(e.to_string()))?;
         let before = self.deadline_policy(tenant).await?;
         let held = self.open_finding_dates(tenant).await?;
+        let sql = SyncSql::of(self.backend());
         in_tx!(self, tx => {
             sqlx::query(
                 "INSERT INTO deadline_policies (tenant_id, kev_days, critical_days, high_days, medium_days, low_days, \
@@ -350,17 +360,22 @@ impl Store {
             .bind(&actor.name)
             .execute(&mut *tx)
             .await?;
+            // The new deadlines, computed by the policy's own rules, are
+            // written a few thousand at a time, each batch one statement.
+            let mut due: Vec<(i64, i64)> = Vec::with_capacity(held.len());
             for (id, severity, kev, published, found) in &held {
                 let level = Level::from_name(severity).unwrap_or_default();
-                let due = policy.due_at(
+                let at = policy.due_at(
                     level,
                     *kev,
                     opt_timestamp("findings", &id.to_string(), *published)?,
                     timestamp("findings", &id.to_string(), *found)?,
                 );
-                sqlx::query("UPDATE findings SET due_at = $1 WHERE id = $2")
-                    .bind(micros(due))
-                    .bind(*id)
+                due.push((*id, micros(at)));
+            }
+            for chunk in due.chunks(DUE_PER_STATEMENT) {
+                sqlx::query(sql.due)
+                    .bind(json(&chunk)?)
                     .execute(&mut *tx)
                     .await?;
             }
