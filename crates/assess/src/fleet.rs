@@ -312,6 +312,13 @@ impl Fleet {
         ecosystem: Result<Ecosystem, UnknownEcosystem>,
         packages: &[PackageId],
     ) -> Result<(), FleetError> {
+        self.enter(host, ecosystem);
+        self.hold(host, packages)
+    }
+
+    /// Enters a host under its ecosystem with no packages, replacing
+    /// whatever it had; returns its ecosystem's slot.
+    fn enter(&mut self, host: HostKey, ecosystem: Result<Ecosystem, UnknownEcosystem>) -> u32 {
         self.remove_host(host);
         let slot = self.intern(ecosystem);
         if let Some(s) = self.slots.get_mut(slot as usize) {
@@ -324,7 +331,7 @@ impl Fleet {
                 noted: Vec::new(),
             },
         );
-        self.hold(host, packages)
+        slot
     }
 
     /// Sets many hosts, as [`Fleet::set_host`] one after the other would, for
@@ -345,18 +352,7 @@ impl Fleet {
             if batch.hosts.len() >= Self::BATCH || batch.hosts.contains(&host) {
                 self.apply(&mut batch, &mut unknown);
             }
-            self.remove_host(host);
-            let slot = self.intern(ecosystem);
-            if let Some(s) = self.slots.get_mut(slot as usize) {
-                s.hosts += 1;
-            }
-            self.hosts.insert(
-                host,
-                Host {
-                    slot,
-                    noted: Vec::new(),
-                },
-            );
+            let slot = self.enter(host, ecosystem);
             let index = batch.hosts.len() as u64;
             batch.hosts.push(host);
             let members = match batch.slots.iter().position(|(s, _)| *s == slot) {

@@ -10,7 +10,7 @@
 //! (the API's `POST /assessment/run`, and tests).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use rivet_advisory::model::Advisory;
 use rivet_assess::ecosystem;
 use rivet_assess::fleet::{Fleet, HostKey, PackageId};
 use rivet_assess::kernel::{KernelFix, fix_state};
-use rivet_assess::{Index, Match};
+use rivet_assess::{Ecosystem, Index, Match, UnknownEcosystem};
 use rivet_core::Timestamp;
 use rivet_core::finding::{FindingState, priority};
 use rivet_core::host::Criticality;
@@ -37,7 +37,8 @@ const ADVISORY_PAGE: usize = 2000;
 const HOSTS_PER_READ: i64 = rivet_assess::Fleet::BATCH as i64;
 /// Hosts whose findings are written per transaction.
 const HOSTS_PER_SYNC: usize = 200;
-/// How often the assessment looks for new advisories unprompted.
+/// How often the assessment looks for new advisories unprompted (those a
+/// source sync stored).
 const LOOK_EVERY: Duration = Duration::from_secs(30);
 
 /// What the API shows of the assessment.
@@ -77,6 +78,9 @@ pub struct Assessor {
     /// request made before it began.
     requested: AtomicU64,
     served: watch::Sender<u64>,
+    /// The next round reads the advisories and KEV entries stored since the
+    /// last look.
+    look: AtomicBool,
 }
 
 impl Default for Assessor {
@@ -87,6 +91,7 @@ impl Default for Assessor {
             status: watch::Sender::new(AssessmentStatus::default()),
             requested: AtomicU64::new(0),
             served: watch::Sender::new(0),
+            look: AtomicBool::new(false),
         }
     }
 }
@@ -110,8 +115,10 @@ impl Assessor {
         self.wake.notify_one();
     }
 
-    /// Asks for a round soon: advisories (or KEV entries) were stored.
+    /// Asks for a round soon that reads the advisories (and KEV entries)
+    /// stored meanwhile.
     pub fn wake(&self) {
+        self.look.store(true, Ordering::SeqCst);
         self.wake.notify_one();
     }
 
@@ -124,7 +131,7 @@ impl Assessor {
     pub async fn run_now(&self) -> AssessmentStatus {
         let mut served = self.served.subscribe();
         let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        self.wake.notify_one();
+        self.wake();
         let _ = served.wait_for(|s| *s >= ticket).await;
         self.status()
     }
@@ -173,9 +180,14 @@ pub async fn run(assessor: Arc<Assessor>, store: Store, clock: Arc<dyn Clock>) {
     };
     finish(&assessor, &work, outcome, ticket);
     loop {
-        let _ = tokio::time::timeout(LOOK_EVERY, assessor.wake.notified()).await;
+        // Woken (an upload, an import, a request) or the periodic look,
+        // which catches advisories a source sync stored.
+        let due = tokio::time::timeout(LOOK_EVERY, assessor.wake.notified())
+            .await
+            .is_err();
+        let look = assessor.look.swap(false, Ordering::SeqCst) || due;
         let ticket = assessor.requested.load(Ordering::SeqCst);
-        let outcome = round(&assessor, &store, &mut work, clock.now()).await;
+        let outcome = round(&assessor, &store, &mut work, look, clock.now()).await;
         finish(&assessor, &work, outcome, ticket);
     }
 }
@@ -233,18 +245,10 @@ async fn load(store: &Store) -> Result<Work, StoreError> {
         // Loaded together, grouped by package (Fleet::set_hosts).
         let mut batch = Vec::with_capacity(chunk.len());
         for host in chunk {
-            let Ok(key) = HostKey::try_from(host.seq) else {
+            let Some((key, eco, info)) = info_of(host) else {
                 continue;
             };
-            let eco = ecosystem::of_host(host.os.as_ref());
-            work.hosts.insert(
-                key,
-                HostInfo {
-                    id: host.id,
-                    criticality: host.criticality,
-                    ecosystem: eco.as_ref().ok().map(|e| e.key().to_owned()),
-                },
-            );
+            work.hosts.insert(key, info);
             batch.push((key, eco, ids.remove(&host.seq).unwrap_or_default()));
         }
         if let Err(e) = work.fleet.set_hosts(batch) {
@@ -264,24 +268,37 @@ async fn learn(fleet: &mut Fleet, store: &Store, ids: &[i64]) -> Result<(), Stor
     Ok(())
 }
 
-fn set_host(work: &mut Work, host: AssessedHost, packages: &[PackageId]) {
-    let Ok(key) = HostKey::try_from(host.seq) else {
-        return;
+/// A host's key, ecosystem and what its findings need.
+fn info_of(
+    host: &AssessedHost,
+) -> Option<(HostKey, Result<Ecosystem, UnknownEcosystem>, HostInfo)> {
+    let key = HostKey::try_from(host.seq).ok()?;
+    let eco = ecosystem::of_host(host.os.as_ref());
+    let info = HostInfo {
+        id: host.id,
+        criticality: host.criticality,
+        ecosystem: eco.as_ref().ok().map(|e| e.key().to_owned()),
     };
-    let os = host.os.as_ref();
-    let eco = ecosystem::of_host(os);
-    let eco_key = eco.as_ref().ok().map(|e| e.key().to_owned());
-    if let Err(e) = work.fleet.set_host(key, eco, packages) {
-        tracing::warn!(host = %host.id, error = %e, "host assessed in part");
+    Some((key, eco, info))
+}
+
+/// Teaches the fleet those of these packages it does not know yet.
+async fn learn_missing(fleet: &mut Fleet, store: &Store, ids: &[i64]) -> Result<(), StoreError> {
+    let unknown: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| PackageId::try_from(*id).is_ok_and(|id| !fleet.knows_package(id)))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
     }
-    work.hosts.insert(
-        key,
-        HostInfo {
-            id: host.id,
-            criticality: host.criticality,
-            ecosystem: eco_key,
-        },
-    );
+    learn(fleet, store, &unknown).await
+}
+
+fn package_ids(ids: &[i64]) -> Vec<PackageId> {
+    ids.iter()
+        .filter_map(|id| PackageId::try_from(*id).ok())
+        .collect()
 }
 
 /// One round: changed hosts, new advisories, then the findings of every
@@ -290,6 +307,7 @@ async fn round(
     assessor: &Assessor,
     store: &Store,
     work: &mut Work,
+    look: bool,
     now: Timestamp,
 ) -> Result<FindingChanges, StoreError> {
     let pending: HashMap<i64, PendingHost> =
@@ -306,9 +324,13 @@ async fn round(
             work.hosts.remove(&key);
             continue;
         };
-        let os = fresh.os.as_ref();
-        let eco_key = ecosystem::of_host(os).ok().map(|e| e.key().to_owned());
-        let same_ecosystem = work.hosts.get(&key).is_some_and(|h| h.ecosystem == eco_key);
+        let Some((_, eco, info)) = info_of(&fresh) else {
+            continue;
+        };
+        let same_ecosystem = work
+            .hosts
+            .get(&key)
+            .is_some_and(|h| h.ecosystem == info.ecosystem);
         if p.whole || !same_ecosystem {
             let ids: Vec<i64> = store
                 .host_package_ids(seq, seq)
@@ -316,56 +338,36 @@ async fn round(
                 .into_iter()
                 .map(|(_, id)| id)
                 .collect();
-            let unknown: Vec<i64> = ids
-                .iter()
-                .copied()
-                .filter(|id| !knows(&work.fleet, *id))
-                .collect();
-            if !unknown.is_empty() {
-                learn(&mut work.fleet, store, &unknown).await?;
+            learn_missing(&mut work.fleet, store, &ids).await?;
+            if let Err(e) = work.fleet.set_host(key, eco, &package_ids(&ids)) {
+                tracing::warn!(host = %fresh.id, error = %e, "host assessed in part");
             }
-            let ids: Vec<PackageId> = ids
-                .into_iter()
-                .filter_map(|id| PackageId::try_from(id).ok())
-                .collect();
-            set_host(work, fresh, &ids);
         } else {
-            let unknown: Vec<i64> = p
-                .added
-                .iter()
-                .copied()
-                .filter(|id| !knows(&work.fleet, *id))
-                .collect();
-            if !unknown.is_empty() {
-                learn(&mut work.fleet, store, &unknown).await?;
-            }
-            let ids = |v: &[i64]| -> Vec<PackageId> {
-                v.iter()
-                    .filter_map(|id| PackageId::try_from(*id).ok())
-                    .collect()
-            };
-            if let Err(e) = work
-                .fleet
-                .change_host(key, &ids(&p.added), &ids(&p.removed))
+            learn_missing(&mut work.fleet, store, &p.added).await?;
+            if let Err(e) =
+                work.fleet
+                    .change_host(key, &package_ids(&p.added), &package_ids(&p.removed))
             {
                 tracing::warn!(host = %fresh.id, error = %e, "host assessed in part");
             }
-            if let Some(info) = work.hosts.get_mut(&key) {
-                info.criticality = fresh.criticality;
-            }
         }
+        // Its criticality may have changed too.
+        work.hosts.insert(key, info);
         changed.insert(key);
     }
-    // Advisories stored since the last look.
-    let (_, hosts) = read_advisories(store, work).await?;
-    changed.extend(hosts);
-    // A new KEV catalogue changes flags, priorities and deadlines of any
-    // host's findings (a daily event): every host is written again, and
-    // only what differs is stored.
-    let kev = store.kev_cves().await?;
-    if kev != work.kev {
-        work.kev = kev;
-        changed.extend(work.hosts.keys().copied());
+    // Advisories and KEV entries stored since the last look, when an
+    // import woke the round or the periodic look is due: rounds for
+    // uploaded inventories alone do not read them.
+    if look {
+        changed.extend(read_advisories(store, work).await?);
+        // A new KEV catalogue changes flags, priorities and deadlines of any
+        // host's findings (a daily event): every host is written again, and
+        // only what differs is stored.
+        let kev = store.kev_cves().await?;
+        if kev != work.kev {
+            work.kev = kev;
+            changed.extend(work.hosts.keys().copied());
+        }
     }
     let changed: Vec<HostKey> = changed.into_iter().collect();
     let changes = sync(store, work, &changed, now).await?;
@@ -383,12 +385,9 @@ async fn exceptions(store: &Store, now: Timestamp) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Files the advisory documents stored since the last look; returns how
-/// many were read and the hosts whose matches changed.
-async fn read_advisories(
-    store: &Store,
-    work: &mut Work,
-) -> Result<(usize, HashSet<HostKey>), StoreError> {
+/// Files the advisory documents stored since the last look; returns the
+/// hosts whose matches changed.
+async fn read_advisories(store: &Store, work: &mut Work) -> Result<HashSet<HostKey>, StoreError> {
     let mut changed = HashSet::new();
     let fresh: Vec<(String, i64)> = store
         .advisory_changes_since(work.watermark)
@@ -415,11 +414,7 @@ async fn read_advisories(
             work.seen.insert(key.clone());
         }
     }
-    Ok((fresh.len(), changed))
-}
-
-fn knows(fleet: &Fleet, id: i64) -> bool {
-    PackageId::try_from(id).is_ok_and(|id| fleet.knows_package(id))
+    Ok(changed)
 }
 
 /// Writes the findings of these hosts.

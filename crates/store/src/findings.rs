@@ -14,7 +14,7 @@ use rivet_core::page::{Page, PageRequest};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::append_audit;
-use crate::row::{corrupt, micros, opt_timestamp, timestamp, visible};
+use crate::row::{Bind, corrupt, json_rows, micros, opt_timestamp, timestamp, visible};
 use crate::{Backend, Store, StoreError, in_tx, on_pool};
 
 /// What the engine finds affected (or VEX-cleared) on a host now: one per
@@ -281,8 +281,26 @@ impl SyncSql {
     }
 }
 
-fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Refused(format!("finding rows: {e}")))
+/// A tenant's stored deadline policy: `$1` the tenant.
+const POLICY_SQL: &str = "SELECT kev_days, critical_days, high_days, medium_days, low_days, count_from \
+    FROM deadline_policies WHERE tenant_id = $1";
+
+type PolicyRow = (i64, i64, i64, i64, i64, String);
+
+fn policy_from_row(tenant: &str, row: PolicyRow) -> Result<DeadlinePolicy, StoreError> {
+    let (kev, critical, high, medium, low, from) = row;
+    let days = |v: i64| {
+        u32::try_from(v).map_err(|e| corrupt("deadline_policies", tenant, format!("{v} days: {e}")))
+    };
+    Ok(DeadlinePolicy {
+        kev_days: days(kev)?,
+        critical_days: days(critical)?,
+        high_days: days(high)?,
+        medium_days: days(medium)?,
+        low_days: days(low)?,
+        count_from: CountFrom::from_name(&from)
+            .ok_or_else(|| corrupt("deadline_policies", tenant, format!("count_from {from:?}")))?,
+    })
 }
 
 /// The state a held finding takes when the engine reports it again.
@@ -297,33 +315,14 @@ fn next_state(held: FindingState, found: FindingState) -> FindingState {
 impl Store {
     /// The deadline policy of a tenant: its own, or the defaults.
     pub async fn deadline_policy(&self, tenant: TenantId) -> Result<DeadlinePolicy, StoreError> {
-        type Row = (i64, i64, i64, i64, i64, String);
-        let row: Option<Row> = on_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT kev_days, critical_days, high_days, medium_days, low_days, count_from \
-                 FROM deadline_policies WHERE tenant_id = $1",
-            )
+        let row: Option<PolicyRow> = on_pool!(self, pool => {
+            sqlx::query_as(POLICY_SQL)
             .bind(tenant.to_string())
             .fetch_optional(pool)
             .await?
         });
-        let Some((kev, critical, high, medium, low, from)) = row else {
-            return Ok(DeadlinePolicy::default());
-        };
-        let key = tenant.to_string();
-        let days = |v: i64| {
-            u32::try_from(v)
-                .map_err(|e| corrupt("deadline_policies", &key, format!("{v} days: {e}")))
-        };
-        Ok(DeadlinePolicy {
-            kev_days: days(kev)?,
-            critical_days: days(critical)?,
-            high_days: days(high)?,
-            medium_days: days(medium)?,
-            low_days: days(low)?,
-            count_from: CountFrom::from_name(&from).ok_or_else(|| {
-                corrupt("deadline_policies", &key, format!("count_from {from:?}"))
-            })?,
+        row.map_or(Ok(DeadlinePolicy::default()), |row| {
+            policy_from_row(&tenant.to_string(), row)
         })
     }
 
@@ -375,7 +374,7 @@ impl Store {
             }
             for chunk in due.chunks(DUE_PER_STATEMENT) {
                 sqlx::query(sql.due)
-                    .bind(json(&chunk)?)
+                    .bind(json_rows(&chunk)?)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -438,23 +437,13 @@ impl Store {
                     continue;
                 };
                 if !policies.contains_key(&tenant) {
-                    let row: Option<(i64, i64, i64, i64, i64, String)> = sqlx::query_as(
-                        "SELECT kev_days, critical_days, high_days, medium_days, low_days, count_from \
-                         FROM deadline_policies WHERE tenant_id = $1",
-                    )
-                    .bind(&tenant)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                    let row: Option<PolicyRow> = sqlx::query_as(POLICY_SQL)
+                        .bind(&tenant)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                     let policy = match row {
                         None => DeadlinePolicy::default(),
-                        Some((kev, critical, high, medium, low, from)) => DeadlinePolicy {
-                            kev_days: kev.clamp(0, i64::from(u32::MAX)) as u32,
-                            critical_days: critical.clamp(0, i64::from(u32::MAX)) as u32,
-                            high_days: high.clamp(0, i64::from(u32::MAX)) as u32,
-                            medium_days: medium.clamp(0, i64::from(u32::MAX)) as u32,
-                            low_days: low.clamp(0, i64::from(u32::MAX)) as u32,
-                            count_from: CountFrom::from_name(&from).unwrap_or(CountFrom::Published),
-                        },
+                        Some(row) => policy_from_row(&tenant, row)?,
                     };
                     policies.insert(tenant.clone(), policy);
                 }
@@ -489,7 +478,7 @@ impl Store {
                         None => {
                             changes.opened += 1;
                             inserts.push(serde_json::json!([
-                                f.advisory_key, f.advisory_id, json(&f.aliases)?, f.package, f.architecture,
+                                f.advisory_key, f.advisory_id, json_rows(&f.aliases)?, f.package, f.architecture,
                                 f.installed_version, f.source_package, f.fixed_version, f.severity.name(),
                                 f.score, f.kev, f.epss, f.priority, f.state.name(), f.pending_reboot,
                                 f.published_at.map(micros), due(f, now),
@@ -521,7 +510,7 @@ impl Store {
                             updates.push(serde_json::json!([
                                 h.id, f.installed_version, f.fixed_version, f.severity.name(), f.score, f.kev,
                                 f.epss, f.priority, state.name(), f.pending_reboot, first_found, due_at,
-                                f.advisory_id, json(&f.aliases)?, f.source_package, f.published_at.map(micros),
+                                f.advisory_id, json_rows(&f.aliases)?, f.source_package, f.published_at.map(micros),
                             ]));
                         }
                     }
@@ -538,21 +527,21 @@ impl Store {
                         .bind(&tenant)
                         .bind(seq)
                         .bind(now)
-                        .bind(json(&inserts)?)
+                        .bind(json_rows(&inserts)?)
                         .execute(&mut *tx)
                         .await?;
                 }
                 if !updates.is_empty() {
                     sqlx::query(sql.update)
                         .bind(now)
-                        .bind(json(&updates)?)
+                        .bind(json_rows(&updates)?)
                         .execute(&mut *tx)
                         .await?;
                 }
                 if !fixed.is_empty() {
                     sqlx::query(sql.fix)
                         .bind(now)
-                        .bind(json(&fixed)?)
+                        .bind(json_rows(&fixed)?)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -580,22 +569,22 @@ impl Store {
                 .ok_or_else(|| StoreError::BadCursor(c.clone()))?,
         };
         let (vis_sql, vis_binds) = visible(vis, "f.tenant_id", 4);
-        let mut binds: Vec<FindingBind> = vis_binds.into_iter().map(FindingBind::Text).collect();
+        let mut binds: Vec<Bind> = vis_binds.into_iter().map(Bind::Text).collect();
         let mut conditions = vec![vis_sql];
-        let bind = |binds: &mut Vec<FindingBind>, value: FindingBind| {
+        let bind = |binds: &mut Vec<Bind>, value: Bind| {
             binds.push(value);
             format!("${}", 3 + binds.len())
         };
         if let Some(t) = filter.tenant {
-            let p = bind(&mut binds, FindingBind::Text(t.to_string()));
+            let p = bind(&mut binds, Bind::Text(t.to_string()));
             conditions.push(format!("f.tenant_id = {p}"));
         }
         if let Some(h) = filter.host {
-            let p = bind(&mut binds, FindingBind::Text(h.to_string()));
+            let p = bind(&mut binds, Bind::Text(h.to_string()));
             conditions.push(format!("h.id = {p}"));
         }
         if let Some(a) = &filter.advisory {
-            let p = bind(&mut binds, FindingBind::Text(a.clone()));
+            let p = bind(&mut binds, Bind::Text(a.clone()));
             conditions.push(format!(
                 "(f.advisory_id = {p} OR EXISTS (SELECT 1 FROM advisory_aliases aa \
                  WHERE aa.advisory_key = f.advisory_key AND aa.alias = {p}))"
@@ -605,7 +594,7 @@ impl Store {
             let ps: Vec<String> = filter
                 .severities
                 .iter()
-                .map(|l| bind(&mut binds, FindingBind::Text(l.name().to_owned())))
+                .map(|l| bind(&mut binds, Bind::Text(l.name().to_owned())))
                 .collect();
             conditions.push(format!("f.severity IN ({})", ps.join(", ")));
         }
@@ -620,12 +609,12 @@ impl Store {
             let ps: Vec<String> = filter
                 .states
                 .iter()
-                .map(|s| bind(&mut binds, FindingBind::Text(s.name().to_owned())))
+                .map(|s| bind(&mut binds, Bind::Text(s.name().to_owned())))
                 .collect();
             conditions.push(format!("f.state IN ({})", ps.join(", ")));
         }
         if let Some(t) = filter.overdue_at {
-            let p = bind(&mut binds, FindingBind::Int(micros(t)));
+            let p = bind(&mut binds, Bind::Int(micros(t)));
             conditions.push(format!("f.state = 'open' AND f.due_at < {p}"));
         }
         let sql = format!(
@@ -645,8 +634,8 @@ impl Store {
                 .bind(page.fetch());
             for b in &binds {
                 q = match b {
-                    FindingBind::Text(t) => q.bind(t),
-                    FindingBind::Int(i) => q.bind(*i),
+                    Bind::Text(t) => q.bind(t),
+                    Bind::Int(i) => q.bind(*i),
                 };
             }
             q.fetch_all(pool).await?
@@ -717,12 +706,6 @@ impl Store {
             hosts_pending_reboot: totals.get("reboot").copied().unwrap_or(0),
         })
     }
-}
-
-#[derive(Debug)]
-enum FindingBind {
-    Text(String),
-    Int(i64),
 }
 
 /// A finding as read for a listing.
@@ -869,7 +852,7 @@ impl Store {
             }
         };
         Ok(on_pool!(self, pool => {
-            sqlx::query_as(sql).bind(json(&keys)?).fetch_all(pool).await?
+            sqlx::query_as(sql).bind(json_rows(&keys)?).fetch_all(pool).await?
         }))
     }
 
@@ -889,7 +872,7 @@ impl Store {
                     Backend::Postgres => "id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)",
                 };
                 sqlx::query_as(sqlx::AssertSqlSafe(format!("{sql} WHERE {filter}")))
-                    .bind(json(&ids)?)
+                    .bind(json_rows(&ids)?)
                     .fetch_all(pool)
                     .await?
             }

@@ -28,7 +28,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::audit::append_audit;
-use crate::row::{corrupt, micros, opt_timestamp, params_from, parse, summary, timestamp, visible};
+use crate::row::{
+    Bind, corrupt, json_rows, micros, opt_timestamp, params_from, parse, summary, timestamp,
+    visible,
+};
 use crate::tenants::cursor_id;
 use crate::{Store, StoreError, in_tx, on_pool};
 
@@ -931,7 +934,7 @@ macro_rules! write_packages {
         let gone: Vec<(i64, Package)> = if !$baseline && !removed.is_empty() {
             sqlx::query_as::<_, PackageRow>(sql.removed_packages)
                 .bind(seq)
-                .bind(json_array(&removed)?)
+                .bind(json_rows(&removed)?)
                 .fetch_all(&mut *$tx)
                 .await?
                 .into_iter()
@@ -943,21 +946,21 @@ macro_rules! write_packages {
         if !removed.is_empty() {
             sqlx::query(sql.delete_packages)
                 .bind(seq)
-                .bind(json_array(&removed)?)
+                .bind(json_rows(&removed)?)
                 .execute(&mut *$tx)
                 .await?;
         }
         if !added.is_empty() {
             sqlx::query(sql.insert_packages)
                 .bind(seq)
-                .bind(json_array(&added)?)
+                .bind(json_rows(&added)?)
                 .execute(&mut *$tx)
                 .await?;
         }
         if !retimed.is_empty() {
             sqlx::query(sql.retime_packages)
                 .bind(seq)
-                .bind(json_array(&retimed)?)
+                .bind(json_rows(&retimed)?)
                 .execute(&mut *$tx)
                 .await?;
         }
@@ -997,7 +1000,7 @@ macro_rules! write_packages {
                 sqlx::query(sql.insert_history)
                     .bind(seq)
                     .bind(micros($at))
-                    .bind(json_array(&history)?)
+                    .bind(json_rows(&history)?)
                     .execute(&mut *$tx)
                     .await?;
             }
@@ -1095,11 +1098,6 @@ type InternRow<'a> = (
     Option<&'a str>,
 );
 
-/// `rows` as the JSON array a [`PackageSql`] statement takes.
-fn json_array<T: serde::Serialize>(rows: &[T]) -> Result<String, StoreError> {
-    serde_json::to_string(rows).map_err(|e| StoreError::Refused(format!("package rows: {e}")))
-}
-
 impl Store {
     /// The ids of `packages`, in order, writing the ones never seen before.
     #[tracing::instrument(skip_all, fields(packages = packages.len()))]
@@ -1131,11 +1129,11 @@ impl Store {
             let wanted: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
             let found: HashMap<String, i64> = in_tx!(self, tx => {
                 sqlx::query(sql.intern_packages)
-                    .bind(json_array(&rows)?)
+                    .bind(json_rows(&rows)?)
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query_as::<_, (String, i64)>(sql.package_ids)
-                    .bind(json_array(&wanted)?)
+                    .bind(json_rows(&wanted)?)
                     .fetch_all(&mut *tx)
                     .await?
                     .into_iter()
@@ -1635,13 +1633,6 @@ impl Store {
             })
             .collect()
     }
-}
-
-/// A value bound to a listing's condition.
-#[derive(Debug)]
-enum Bind {
-    Text(String),
-    Int(i64),
 }
 
 impl Store {

@@ -87,6 +87,19 @@ pub(crate) fn params_from(first: usize, n: usize) -> String {
 }
 
 /// Serialises a record for the audit log's before/after summary.
+/// Rows (or a list) as the JSON text the bulk statements take as one
+/// parameter (`json_each` on SQLite, `jsonb_array_elements` on PostgreSQL).
+pub(crate) fn json_rows<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String, StoreError> {
+    serde_json::to_string(rows).map_err(|e| StoreError::Refused(format!("rows as JSON: {e}")))
+}
+
+/// A value bound to a listing's condition.
+#[derive(Debug)]
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+}
+
 pub(crate) fn summary<T: serde::Serialize>(value: &T) -> Option<String> {
     serde_json::to_string(value).ok()
 }

@@ -5,7 +5,7 @@
 
 use axum::extract::State;
 use rivet_core::Timestamp;
-use rivet_core::access::Permission;
+use rivet_core::access::{Permission, Principal};
 use rivet_core::id::{HostId, TenantId};
 use rivet_store::{ExceptionKind, FindingException, NewException};
 use serde::Deserialize;
@@ -164,13 +164,18 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<FindingException>, ApiError> {
     require(&caller, Permission::HostRead)?;
+    Ok(Json(find(&api, &caller, &id).await?))
+}
+
+/// An exception the caller may see, or 404.
+async fn find(api: &Api, caller: &Principal, id: &str) -> Result<FindingException, ApiError> {
     let e = api
         .store
-        .get_exception(&id)
+        .get_exception(id)
         .await?
         .ok_or_else(|| ApiError::not_found("exception"))?;
-    visible(&caller, e.tenant_id, "exception")?;
-    Ok(Json(e))
+    visible(caller, e.tenant_id, "exception")?;
+    Ok(e)
 }
 
 /// Revokes an exception: its findings reopen.
@@ -184,12 +189,7 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<FindingException>, ApiError> {
     require(&caller, Permission::HostWrite)?;
-    let e = api
-        .store
-        .get_exception(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("exception"))?;
-    visible(&caller, e.tenant_id, "exception")?;
+    find(&api, &caller, &id).await?;
     let e = api
         .store
         .revoke_exception(&id, &actor(&caller), api.clock.now())

@@ -4,7 +4,7 @@
 //! status, and a round on demand.
 
 use axum::extract::State;
-use rivet_core::access::Permission;
+use rivet_core::access::{Permission, Principal};
 use rivet_core::finding::{DeadlinePolicy, FindingState, Level};
 use rivet_core::id::{HostId, TenantId};
 use rivet_store::{ExposureSummary, Finding, FindingFilter};
@@ -98,6 +98,16 @@ pub async fn list(
 ) -> Result<Json<Page<Finding>>, ApiError> {
     require(&caller, Permission::HostRead)?;
     let filter = q.filter(&api)?;
+    page_of(&api, &caller, &filter, &q).await
+}
+
+/// A page of the findings `filter` selects, as `q` pages them.
+async fn page_of(
+    api: &Api,
+    caller: &Principal,
+    filter: &FindingFilter,
+    q: &FindingQuery,
+) -> Result<Json<Page<Finding>>, ApiError> {
     let page = PageQuery {
         limit: q.limit,
         after: q.after.clone(),
@@ -105,7 +115,7 @@ pub async fn list(
     .request()?;
     Ok(Json(
         api.store
-            .list_findings(&caller.visibility(), &filter, &page, api.clock.now())
+            .list_findings(&caller.visibility(), filter, &page, api.clock.now())
             .await?
             .into(),
     ))
@@ -131,17 +141,7 @@ pub async fn of_host(
     visible(&caller, host.tenant_id, "host")?;
     let mut filter = q.filter(&api)?;
     filter.host = Some(id);
-    let page = PageQuery {
-        limit: q.limit,
-        after: q.after.clone(),
-    }
-    .request()?;
-    Ok(Json(
-        api.store
-            .list_findings(&caller.visibility(), &filter, &page, api.clock.now())
-            .await?
-            .into(),
-    ))
+    page_of(&api, &caller, &filter, &q).await
 }
 
 /// The tenant of a summary.
