@@ -13,6 +13,7 @@ pub mod page;
 pub mod sbom;
 pub mod secret;
 pub mod tenant;
+pub mod update;
 pub mod user;
 pub mod validate;
 pub mod version;

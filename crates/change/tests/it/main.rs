@@ -1,0 +1,1 @@
+//! The change engine's integration tests: one binary, a module per subject.
