@@ -46,7 +46,9 @@ impl UpdateClass {
 
     /// The class of its name, or `None`.
     pub fn parse(name: &str) -> Option<UpdateClass> {
-        UpdateClass::ALL.into_iter().find(|class| class.as_str() == name)
+        UpdateClass::ALL
+            .into_iter()
+            .find(|class| class.as_str() == name)
     }
 }
 

@@ -72,6 +72,9 @@ struct PendingHost {
 #[derive(Debug)]
 pub struct Assessor {
     pending: Mutex<HashMap<i64, PendingHost>>,
+    /// Hosts whose attributes changed or that were deleted, by id (the
+    /// callers do not know the sequence number).
+    touched: Mutex<HashSet<HostId>>,
     wake: Notify,
     status: watch::Sender<AssessmentStatus>,
     /// Rounds asked for by [`Assessor::run_now`]; a round serves every
@@ -87,6 +90,7 @@ impl Default for Assessor {
     fn default() -> Self {
         Assessor {
             pending: Mutex::default(),
+            touched: Mutex::default(),
             wake: Notify::new(),
             status: watch::Sender::new(AssessmentStatus::default()),
             requested: AtomicU64::new(0),
@@ -113,6 +117,26 @@ impl Assessor {
             }
         }
         self.wake.notify_one();
+    }
+
+    /// Notes that a host's attributes changed (its criticality weighs in
+    /// its findings' priorities) or that it was deleted (it leaves the
+    /// fleet).
+    pub fn host_touched(&self, id: HostId) {
+        self.touched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id);
+        self.wake.notify_one();
+    }
+
+    /// Puts back the host changes a failed round took: each host is read
+    /// again whole, since the round may have applied part of its change.
+    fn requeue(&self, seqs: impl IntoIterator<Item = i64>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        for seq in seqs {
+            pending.entry(seq).or_default().whole = true;
+        }
     }
 
     /// Asks for a round soon that reads the advisories (and KEV entries)
@@ -148,6 +172,11 @@ struct Work {
     seen: HashSet<String>,
     kev: HashSet<String>,
     epss: HashMap<String, Option<f64>>,
+    /// Hosts whose matches changed and whose findings are not yet written
+    /// (kept over a failed round, so the next one writes them).
+    unsynced: HashSet<HostKey>,
+    /// Findings were opened since the exceptions last covered them.
+    uncovered: bool,
 }
 
 /// What a host's findings need besides its matches.
@@ -174,8 +203,11 @@ pub async fn run(assessor: Arc<Assessor>, store: Store, clock: Arc<dyn Clock>) {
     };
     let ticket = assessor.requested.load(Ordering::SeqCst);
     let all: Vec<HostKey> = work.hosts.keys().copied().collect();
-    let outcome = match sync(&store, &mut work, &all, clock.now()).await {
-        Ok(changes) => exceptions(&store, clock.now()).await.map(|()| changes),
+    work.unsynced.extend(all);
+    let outcome = match sync(&store, &mut work, clock.now()).await {
+        Ok(changes) => exceptions(&store, &mut work, clock.now())
+            .await
+            .map(|()| changes),
         Err(e) => Err(e),
     };
     finish(&assessor, &work, outcome, ticket);
@@ -228,6 +260,8 @@ async fn load(store: &Store) -> Result<Work, StoreError> {
         seen: HashSet::new(),
         kev: store.kev_cves().await?,
         epss: HashMap::new(),
+        unsynced: HashSet::new(),
+        uncovered: true,
     };
     // No host yet: nothing to report while the index fills.
     read_advisories(store, &mut work).await?;
@@ -310,9 +344,52 @@ async fn round(
     look: bool,
     now: Timestamp,
 ) -> Result<FindingChanges, StoreError> {
-    let pending: HashMap<i64, PendingHost> =
+    let mut pending: HashMap<i64, PendingHost> =
         std::mem::take(&mut *assessor.pending.lock().unwrap_or_else(|e| e.into_inner()));
-    let mut changed: HashSet<HostKey> = HashSet::new();
+    let touched: HashSet<HostId> =
+        std::mem::take(&mut *assessor.touched.lock().unwrap_or_else(|e| e.into_inner()));
+    if !touched.is_empty() {
+        // Rare (an operator's edit or delete): one pass over the fleet.
+        for (key, info) in &work.hosts {
+            if touched.contains(&info.id) {
+                pending.entry(i64::from(*key)).or_default();
+            }
+        }
+    }
+    let seqs: Vec<i64> = pending.keys().copied().collect();
+    let outcome = apply_pending(store, work, pending).await;
+    if outcome.is_err() {
+        assessor.requeue(seqs);
+    }
+    outcome?;
+    // Advisories and KEV entries stored since the last look, when an
+    // import woke the round or the periodic look is due: rounds for
+    // uploaded inventories alone do not read them.
+    if look {
+        let changed = read_advisories(store, work).await?;
+        work.unsynced.extend(changed);
+        // A new KEV catalogue changes flags, priorities and deadlines of any
+        // host's findings (a daily event): every host is written again, and
+        // only what differs is stored.
+        let kev = store.kev_cves().await?;
+        if kev != work.kev {
+            work.kev = kev;
+            let all: Vec<HostKey> = work.hosts.keys().copied().collect();
+            work.unsynced.extend(all);
+        }
+    }
+    let changes = sync(store, work, now).await?;
+    exceptions(store, work, now).await?;
+    Ok(changes)
+}
+
+/// Applies the hosts' inventory changes to the fleet; the hosts join
+/// `unsynced`.
+async fn apply_pending(
+    store: &Store,
+    work: &mut Work,
+    pending: HashMap<i64, PendingHost>,
+) -> Result<(), StoreError> {
     for (seq, p) in pending {
         let Ok(key) = HostKey::try_from(seq) else {
             continue;
@@ -322,6 +399,7 @@ async fn round(
             // Deleted: its findings went with it.
             work.fleet.remove_host(key);
             work.hosts.remove(&key);
+            work.unsynced.remove(&key);
             continue;
         };
         let Some((_, eco, info)) = info_of(&fresh) else {
@@ -353,32 +431,16 @@ async fn round(
         }
         // Its criticality may have changed too.
         work.hosts.insert(key, info);
-        changed.insert(key);
+        work.unsynced.insert(key);
     }
-    // Advisories and KEV entries stored since the last look, when an
-    // import woke the round or the periodic look is due: rounds for
-    // uploaded inventories alone do not read them.
-    if look {
-        changed.extend(read_advisories(store, work).await?);
-        // A new KEV catalogue changes flags, priorities and deadlines of any
-        // host's findings (a daily event): every host is written again, and
-        // only what differs is stored.
-        let kev = store.kev_cves().await?;
-        if kev != work.kev {
-            work.kev = kev;
-            changed.extend(work.hosts.keys().copied());
-        }
-    }
-    let changed: Vec<HostKey> = changed.into_iter().collect();
-    let changes = sync(store, work, &changed, now).await?;
-    exceptions(store, now).await?;
-    Ok(changes)
+    Ok(())
 }
 
 /// Ends expired exceptions (their findings reopen) and puts new findings
 /// under the active ones.
-async fn exceptions(store: &Store, now: Timestamp) -> Result<(), StoreError> {
-    let (ended, covered) = store.apply_exceptions(now).await?;
+async fn exceptions(store: &Store, work: &mut Work, now: Timestamp) -> Result<(), StoreError> {
+    let (ended, covered) = store.apply_exceptions(now, work.uncovered).await?;
+    work.uncovered = false;
     if ended > 0 || covered > 0 {
         tracing::info!(ended, covered, "exceptions applied");
     }
@@ -417,14 +479,15 @@ async fn read_advisories(store: &Store, work: &mut Work) -> Result<HashSet<HostK
     Ok(changed)
 }
 
-/// Writes the findings of these hosts.
+/// Writes the findings of the unsynced hosts; those written leave the set,
+/// those of a failed write stay for the next round.
 async fn sync(
     store: &Store,
     work: &mut Work,
-    hosts: &[HostKey],
     now: Timestamp,
 ) -> Result<FindingChanges, StoreError> {
     let mut total = FindingChanges::default();
+    let hosts: Vec<HostKey> = work.unsynced.iter().copied().collect();
     for chunk in hosts.chunks(HOSTS_PER_SYNC) {
         let mut drafts = Vec::with_capacity(chunk.len());
         for key in chunk {
@@ -432,7 +495,12 @@ async fn sync(
                 drafts.push(draft);
             }
         }
-        total += store.sync_findings(&drafts, now).await?;
+        let written = store.sync_findings(&drafts, now).await?;
+        work.uncovered |= written.opened + written.reopened > 0;
+        total += written;
+        for key in chunk {
+            work.unsynced.remove(key);
+        }
     }
     Ok(total)
 }

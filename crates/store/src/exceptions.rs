@@ -356,10 +356,15 @@ impl Store {
     }
 
     /// Ends the exceptions expired at `at` (their findings reopen, one
-    /// audit entry each) and puts findings opened since under the active
-    /// ones. Returns how many exceptions ended and how many findings were
-    /// newly covered.
-    pub async fn apply_exceptions(&self, at: Timestamp) -> Result<(u64, u64), StoreError> {
+    /// audit entry each) and, with `cover`, puts findings opened since under
+    /// the active ones (the caller knows whether any were: covering costs a
+    /// statement per active exception). Returns how many exceptions ended
+    /// and how many findings were newly covered.
+    pub async fn apply_exceptions(
+        &self,
+        at: Timestamp,
+        cover: bool,
+    ) -> Result<(u64, u64), StoreError> {
         type Active = (
             String,
             String,
@@ -372,8 +377,10 @@ impl Store {
         let active: Vec<Active> = on_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT id, tenant_id, kind, advisory, host_seq, host_group, expires_at FROM finding_exceptions \
-                 WHERE ended_at IS NULL",
+                 WHERE ended_at IS NULL AND ($1 OR expires_at <= $2)",
             )
+            .bind(cover)
+            .bind(micros(at))
             .fetch_all(pool)
             .await?
         });
@@ -397,7 +404,7 @@ impl Store {
                     }
                 });
                 ended += 1;
-            } else {
+            } else if cover {
                 covered += in_tx!(self, tx => {
                     cover!(tx, &id, tenant, kind, &advisory, host_seq, &group, at)
                 });

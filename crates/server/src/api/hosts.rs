@@ -194,6 +194,7 @@ pub async fn delete(
         .delete_host(id, &actor(&caller), api.clock.now())
         .await?;
     api.hub.wake(id);
+    api.assessor.host_touched(id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -217,6 +218,8 @@ pub async fn set_attributes(
         .set_host_attributes(id, &attributes, &actor(&caller), api.clock.now())
         .await?
         .ok_or_else(|| ApiError::not_found("host"))?;
+    // Its criticality weighs in its findings' priorities.
+    api.assessor.host_touched(id);
     Ok(Json(host))
 }
 

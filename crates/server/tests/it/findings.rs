@@ -625,3 +625,70 @@ pub async fn exceptions_accept_findings_until_they_expire(s: &TestServer) {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("expires_at"));
 }
+
+/// An operator's edits reach the assessment without an inventory: a host's
+/// criticality moves its findings' priorities, and a deleted host leaves the
+/// fleet.
+pub async fn host_edits_and_deletions_reach_the_assessment(s: &TestServer) {
+    let tenant = s.customer("Edited").await;
+    let status = std::fs::read_to_string(data("inventories/debian12-minbase.dpkg-status")).unwrap();
+    import_advisory(
+        s,
+        &osv(
+            "DSA-9001-1",
+            "systemd",
+            "252.40-1~deb12u1",
+            "CVE-2026-0001",
+            HIGH,
+        ),
+    )
+    .await;
+    let host = import_host(s, &tenant.to_string(), "app-1", &status).await;
+    let _kept = import_host(s, &tenant.to_string(), "app-2", &status).await;
+    let before = assess(s).await["hosts"].as_u64().unwrap();
+    let priorities = || async {
+        let r = s
+            .get(
+                &format!("/api/v1/hosts/{host}/findings?limit=1000"),
+                &s.admin.token,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["priority"].as_u64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let normal = priorities().await;
+    assert!(!normal.is_empty());
+    let r = s
+        .call(
+            Method::PUT,
+            &format!("/api/v1/hosts/{host}/attributes"),
+            Some(&s.admin.token),
+            Some(json!({"criticality": "critical"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assess(s).await;
+    let critical = priorities().await;
+    assert_eq!(
+        critical,
+        normal.iter().map(|p| p + 10).collect::<Vec<_>>(),
+        "a critical host's findings rank 10 higher"
+    );
+
+    let r = s
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/hosts/{host}"),
+            Some(&s.admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let round = assess(s).await;
+    assert_eq!(round["hosts"].as_u64().unwrap(), before - 1, "{round}");
+}

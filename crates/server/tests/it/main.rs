@@ -67,6 +67,7 @@ on_every_backend!(
     advisories::enrichment_joins_on_cve,
     findings::findings_equal_rivet_scan_and_follow_inventories,
     findings::exceptions_accept_findings_until_they_expire,
+    findings::host_edits_and_deletions_reach_the_assessment,
     advisories::bad_advisory_input_is_rejected_without_harm,
     sync::csaf_provider_documents_are_checked_before_use,
     sync::osv_archives_and_failures_by_url,
