@@ -10,6 +10,7 @@
 
 mod advisories;
 mod audit;
+mod changes;
 mod error;
 mod exceptions;
 mod findings;
@@ -35,6 +36,9 @@ pub use advisories::{
     KevRecord,
 };
 pub use audit::{AuditFilter, Verification};
+pub use changes::{
+    ChangeFilter, ChangeSetting, ProblemReport, StoredChange, StoredFreeze, StoredWindow,
+};
 pub use error::StoreError;
 pub use exceptions::{ExceptionKind, FindingException, NewException};
 pub use findings::{

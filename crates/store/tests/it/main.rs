@@ -51,4 +51,5 @@ on_every_backend!(
     inventories_stored_together_keep_their_own_outcomes,
     a_new_inventory_records_each_change_once,
     findings_follow_their_lifecycle,
+    changes_keep_their_revision_and_their_tenant,
 );

@@ -1391,3 +1391,247 @@ pub async fn findings_follow_their_lifecycle(store: Store) {
         .unwrap();
     assert_eq!(everyone.affected_hosts, 2);
 }
+
+pub async fn changes_keep_their_revision_and_their_tenant(store: Store) {
+    use rivet_store::{
+        ChangeFilter, ChangeSetting, ProblemReport, StoredChange, StoredFreeze, StoredWindow,
+    };
+    let _provider = bootstrapped(&store).await;
+    let acme = customer(&store, "Acme").await;
+    let other = customer(&store, "Other").await;
+    let actor = Actor::system();
+    let before = audit_count(&store).await;
+    let draft = |id: &str, tenant: TenantId| StoredChange {
+        id: id.into(),
+        tenant_id: tenant,
+        kind: "normal".into(),
+        state: "draft".into(),
+        title: format!("change {id}"),
+        review_due: false,
+        created_at: at(0),
+        updated_at: at(0),
+        revision: 0,
+        body: serde_json::json!({"id": id, "patches": [{"package": "openssl", "version": "3.0.15-1~deb12u1"}]}),
+    };
+    let created = store
+        .create_change(&draft("chg-1", acme), &actor, at(10))
+        .await
+        .unwrap();
+    assert_eq!((created.revision, created.created_at), (1, at(10)));
+    store
+        .create_change(&draft("chg-2", other), &actor, at(11))
+        .await
+        .unwrap();
+
+    // Two writers read revision 1: the second write is refused.
+    let mut first = store.change("chg-1").await.unwrap().unwrap();
+    assert_eq!(first, created);
+    let mut second = first.clone();
+    first.state = "submitted".into();
+    let saved = store
+        .save_change(
+            &first,
+            "change.submit",
+            serde_json::json!({"from": "draft"}),
+            &actor,
+            at(20),
+        )
+        .await
+        .unwrap()
+        .expect("the first write wins");
+    assert_eq!(saved.revision, 2);
+    second.state = "cancelled".into();
+    assert!(
+        store
+            .save_change(
+                &second,
+                "change.cancel",
+                serde_json::Value::Null,
+                &actor,
+                at(21)
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let read = store.change("chg-1").await.unwrap().unwrap();
+    assert_eq!(
+        (read.state.as_str(), read.revision, read.updated_at),
+        ("submitted", 2, at(20))
+    );
+    assert_eq!(
+        audit_count(&store).await,
+        before + 3,
+        "two creations and one write"
+    );
+
+    // Listings: per tenant, per state, only what the principal sees.
+    let only_acme = Visibility::Tenants([acme].into_iter().collect());
+    let page = store
+        .list_changes(
+            &only_acme,
+            &ChangeFilter::default(),
+            &PageRequest::first(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["chg-1"]
+    );
+    let drafts = store
+        .list_changes(
+            &Visibility::All,
+            &ChangeFilter {
+                states: vec!["draft".into()],
+                ..Default::default()
+            },
+            &PageRequest::first(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        drafts
+            .items
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect::<Vec<_>>(),
+        ["chg-2"]
+    );
+    let due = store
+        .changes_in_states(&["submitted", "approved"])
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+
+    // Windows are unique by name within a tenant.
+    let window = StoredWindow {
+        id: "win-1".into(),
+        tenant_id: acme,
+        group: Some("web".into()),
+        name: "sunday night".into(),
+        body: serde_json::json!({"time_zone": "Europe/Berlin", "rule": "FREQ=WEEKLY;BYDAY=SU"}),
+        created_by: String::new(),
+        created_at: at(0),
+    };
+    store.create_window(&window, &actor, at(30)).await.unwrap();
+    let twin = StoredWindow {
+        id: "win-2".into(),
+        ..window.clone()
+    };
+    assert!(matches!(
+        store.create_window(&twin, &actor, at(31)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let elsewhere = StoredWindow {
+        id: "win-3".into(),
+        tenant_id: other,
+        ..window.clone()
+    };
+    store
+        .create_window(&elsewhere, &actor, at(32))
+        .await
+        .unwrap();
+    let listed = store.list_windows(&only_acme, None).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].body.clone(), listed[0].created_at),
+        (window.body.clone(), at(30))
+    );
+    assert!(store.delete_window("win-1", &actor, at(33)).await.unwrap());
+    assert!(!store.delete_window("win-1", &actor, at(34)).await.unwrap());
+
+    // A freeze for every tenant shows to each; one tenant's only to it;
+    // ended freezes are left out.
+    for (id, tenant, end) in [
+        ("frz-all", None, 500),
+        ("frz-other", Some(other), 500),
+        ("frz-old", Some(acme), 40),
+    ] {
+        let freeze = StoredFreeze {
+            id: id.into(),
+            tenant_id: tenant,
+            starts_at: at(35),
+            ends_at: at(end),
+            reason: "year-end".into(),
+            created_by: String::new(),
+            created_at: at(0),
+        };
+        store.create_freeze(&freeze, &actor, at(35)).await.unwrap();
+    }
+    let freezes = store.list_freezes(&only_acme, None, at(100)).await.unwrap();
+    assert_eq!(
+        freezes.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(),
+        ["frz-all"]
+    );
+    let freezes = store
+        .list_freezes(&Visibility::All, Some(other), at(100))
+        .await
+        .unwrap();
+    assert_eq!(freezes.len(), 2);
+
+    // Settings are per tenant and replaced whole.
+    assert_eq!(
+        store
+            .change_setting(acme, ChangeSetting::RingPlan)
+            .await
+            .unwrap(),
+        None
+    );
+    let plan = serde_json::json!({"rings": [{"name": "pilot"}, {"name": "broad"}]});
+    store
+        .set_change_setting(acme, ChangeSetting::RingPlan, &plan, &actor, at(40))
+        .await
+        .unwrap();
+    let plan2 = serde_json::json!({"rings": [{"name": "pilot"}]});
+    store
+        .set_change_setting(acme, ChangeSetting::RingPlan, &plan2, &actor, at(41))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .change_setting(acme, ChangeSetting::RingPlan)
+            .await
+            .unwrap(),
+        Some(plan2)
+    );
+    assert_eq!(
+        store
+            .change_setting(other, ChangeSetting::RingPlan)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A problem report is closed once.
+    let report = ProblemReport {
+        id: "prb-1".into(),
+        change_id: "chg-1".into(),
+        tenant_id: acme,
+        host_id: None,
+        reported_by: "customer".into(),
+        text: "the shop shows errors".into(),
+        opened_at: at(50),
+        closed_at: None,
+        closed_by: None,
+        resolution: None,
+    };
+    store.open_problem_report(&report, &actor).await.unwrap();
+    let closed = store
+        .close_problem_report("prb-1", "cache flushed", &actor, at(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (closed.closed_at, closed.resolution.as_deref()),
+        (Some(at(60)), Some("cache flushed"))
+    );
+    assert!(
+        store
+            .close_problem_report("prb-1", "again", &actor, at(61))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.problem_reports("chg-1").await.unwrap(), vec![closed]);
+}
