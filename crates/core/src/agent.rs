@@ -313,6 +313,11 @@ pub struct CheckinResponse {
     /// The server's time, for agents to notice their clock's skew.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub server_time: Timestamp,
+    /// Jobs of approved changes to carry out, each reported back when done
+    /// (`POST /api/v1/agent/jobs/{id}/report`); handed out again on every
+    /// check-in until reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<crate::job::Job>,
 }
 
 /// What the server wants of the agent's inventory.

@@ -9,6 +9,7 @@ pub mod finding;
 pub mod host;
 pub mod id;
 pub mod inventory;
+pub mod job;
 pub mod page;
 pub mod sbom;
 pub mod secret;

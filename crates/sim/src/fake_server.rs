@@ -165,6 +165,7 @@ async fn checkin(State(held): State<Shared>, headers: HeaderMap, body: Bytes) ->
         max_wait_secs: 60,
         poll_interval_secs: 5,
         server_time: Timestamp::from_second(1_800_000_000).unwrap(),
+        jobs: Vec::new(),
     })
     .into_response()
 }

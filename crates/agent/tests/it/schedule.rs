@@ -24,6 +24,7 @@ fn response(interval: u32, max_wait: u32, collect_now: bool) -> CheckinResponse 
         max_wait_secs: max_wait,
         poll_interval_secs: 0,
         server_time: at(),
+        jobs: Vec::new(),
     }
 }
 

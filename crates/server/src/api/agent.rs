@@ -357,6 +357,7 @@ pub async fn checkin(
             agents.checkin_interval_secs,
         ),
         server_time: api.clock.now(),
+        jobs: Vec::new(),
     }))
 }
 
