@@ -61,6 +61,16 @@ impl Actor {
             token_id: None,
         }
     }
+
+    /// A host's agent, acting by its own identity.
+    pub fn agent(host: crate::id::HostId) -> Self {
+        Actor {
+            kind: ActorKind::Agent,
+            id: Some(host.to_string()),
+            name: format!("agent {host}"),
+            token_id: None,
+        }
+    }
 }
 
 /// A change about to be recorded; the store assigns its place in the chain.

@@ -15,6 +15,7 @@ mod error;
 mod exceptions;
 mod findings;
 mod hosts;
+mod jobs;
 mod row;
 mod sources;
 mod tenants;
@@ -49,6 +50,7 @@ pub use hosts::{
     AgentIdentity, EnrollRefusal, EnrollmentToken, HistoryEntry, Host, HostFilter, HostSource,
     InventoryOutcome, InventoryRefusal, InventoryStored, InventoryWrite, NewEnrollment,
 };
+pub use jobs::{JobKind, JobState, ReportReceipt, StoredJob};
 pub use sources::{AdvisorySource, NewSource};
 pub use tokens::{NewToken, TokenOwner};
 pub use users::{NewUser, UserPatch};

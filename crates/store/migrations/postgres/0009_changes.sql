@@ -72,3 +72,30 @@ CREATE TABLE problem_reports (
     resolution  TEXT
 );
 CREATE INDEX problem_reports_by_change ON problem_reports (change_id, id);
+
+-- Jobs (RLO-4, REP-3): one per host of a change's rollout, handed to the
+-- host's agent once dispatched, until it reports. With their reports they
+-- are the patch register.
+CREATE TABLE jobs (
+    id            TEXT PRIMARY KEY,
+    change_id     TEXT NOT NULL REFERENCES changes (id),
+    tenant_id     TEXT NOT NULL REFERENCES tenants (id),
+    host_id       TEXT NOT NULL,
+    -- install, or rollback (the versions before a rolled-back change).
+    kind          TEXT NOT NULL CHECK (kind IN ('install', 'rollback')),
+    ring          TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('pending', 'dispatched', 'succeeded', 'failed',
+                  'rolled_back', 'refused', 'skipped')),
+    -- The packages (name, exact version, architecture) in order, as JSON.
+    packages      TEXT NOT NULL,
+    not_before    BIGINT NOT NULL,
+    not_after     BIGINT,
+    reboot        TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    dispatched_at BIGINT,
+    reported_at   BIGINT,
+    -- The agent's report, as JSON.
+    report        TEXT
+);
+CREATE INDEX jobs_by_change ON jobs (change_id, id);
+CREATE INDEX jobs_by_host ON jobs (host_id, state);

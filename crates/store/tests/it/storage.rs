@@ -1468,11 +1468,7 @@ pub async fn changes_keep_their_revision_and_their_tenant(store: Store) {
     // Listings: per tenant, per state, only what the principal sees.
     let only_acme = Visibility::Tenants([acme].into_iter().collect());
     let page = store
-        .list_changes(
-            &only_acme,
-            &ChangeFilter::default(),
-            &PageRequest::first(),
-        )
+        .list_changes(&only_acme, &ChangeFilter::default(), &PageRequest::first())
         .await
         .unwrap();
     assert_eq!(
@@ -1634,4 +1630,163 @@ pub async fn changes_keep_their_revision_and_their_tenant(store: Store) {
             .is_none()
     );
     assert_eq!(store.problem_reports("chg-1").await.unwrap(), vec![closed]);
+}
+
+pub async fn job_reports_are_recorded_once(store: Store) {
+    use rivet_core::id::HostId;
+    use rivet_core::job::{JobOutcome, JobPackage, JobReport, PackageChange, RebootPolicy};
+    use rivet_store::{JobKind, JobState, ReportReceipt, StoredChange, StoredJob};
+    let _provider = bootstrapped(&store).await;
+    let acme = customer(&store, "Acme").await;
+    let actor = Actor::system();
+    let change = StoredChange {
+        id: "chg-1".into(),
+        tenant_id: acme,
+        kind: "normal".into(),
+        state: "in_progress".into(),
+        title: "openssl".into(),
+        review_due: false,
+        created_at: at(0),
+        updated_at: at(0),
+        revision: 0,
+        body: serde_json::json!({}),
+    };
+    store.create_change(&change, &actor, at(1)).await.unwrap();
+    let (web, db) = (HostId::new(at(0), rnd()), HostId::new(at(0), rnd()));
+    let job = |id: &str, host: HostId, ring: &str| StoredJob {
+        id: id.into(),
+        change_id: "chg-1".into(),
+        tenant_id: acme,
+        host_id: host,
+        kind: JobKind::Install,
+        ring: ring.into(),
+        state: JobState::Pending,
+        packages: vec![JobPackage {
+            name: "openssl".into(),
+            version: "3.0.15-1~deb12u1".into(),
+            architecture: Some("amd64".into()),
+        }],
+        not_before: at(100),
+        not_after: Some(at(7300)),
+        reboot: RebootPolicy::InWindow,
+        created_at: at(2),
+        dispatched_at: None,
+        reported_at: None,
+        report: None,
+    };
+    let before = audit_count(&store).await;
+    store
+        .create_jobs(
+            &[job("job-1", web, "pilot"), job("job-2", db, "broad")],
+            &actor,
+            at(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        audit_count(&store).await,
+        before + 1,
+        "one entry for the batch"
+    );
+    let stored = store.jobs_of_change("chg-1").await.unwrap();
+    assert_eq!(
+        stored,
+        vec![job("job-1", web, "pilot"), job("job-2", db, "broad")]
+    );
+    assert!(
+        store.dispatched_jobs(web).await.unwrap().is_empty(),
+        "pending jobs stay on the server"
+    );
+
+    let ids = vec!["job-1".to_owned()];
+    assert_eq!(
+        store
+            .move_jobs(&ids, JobState::Pending, JobState::Dispatched, at(100))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .move_jobs(&ids, JobState::Pending, JobState::Dispatched, at(101))
+            .await
+            .unwrap(),
+        0
+    );
+    let handed = store.dispatched_jobs(web).await.unwrap();
+    assert_eq!(handed.len(), 1);
+    assert_eq!(handed[0].dispatched_at, Some(at(100)));
+    assert_eq!(handed[0].to_job().packages[0].version, "3.0.15-1~deb12u1");
+
+    let report = JobReport {
+        outcome: JobOutcome::Succeeded,
+        started_at: at(110),
+        finished_at: at(170),
+        packages: vec![PackageChange {
+            name: "openssl".into(),
+            from: Some("3.0.14-1~deb12u1".into()),
+            to: Some("3.0.15-1~deb12u1".into()),
+        }],
+        rebooted: false,
+        message: String::new(),
+    };
+    // Another host cannot report it; a pending job cannot be reported.
+    assert_eq!(
+        store
+            .report_job(db, "job-1", &report, at(180))
+            .await
+            .unwrap(),
+        ReportReceipt::NotOpen
+    );
+    assert_eq!(
+        store
+            .report_job(db, "job-2", &report, at(180))
+            .await
+            .unwrap(),
+        ReportReceipt::NotOpen
+    );
+    let ReportReceipt::Recorded(done) = store
+        .report_job(web, "job-1", &report, at(180))
+        .await
+        .unwrap()
+    else {
+        panic!("the first report is recorded");
+    };
+    assert_eq!(
+        (done.state, done.reported_at),
+        (JobState::Succeeded, Some(at(180)))
+    );
+    let audited = audit_count(&store).await;
+    let failed = JobReport {
+        outcome: JobOutcome::Failed,
+        ..report.clone()
+    };
+    let ReportReceipt::Repeated(kept) = store
+        .report_job(web, "job-1", &failed, at(190))
+        .await
+        .unwrap()
+    else {
+        panic!("a repeat is not recorded again");
+    };
+    assert_eq!(kept.report, Some(report));
+    assert_eq!(audit_count(&store).await, audited);
+    assert!(store.dispatched_jobs(web).await.unwrap().is_empty());
+
+    // Aborting skips what never ran.
+    let rest = vec!["job-1".to_owned(), "job-2".to_owned()];
+    assert_eq!(
+        store
+            .move_jobs(&rest, JobState::Pending, JobState::Skipped, at(200))
+            .await
+            .unwrap(),
+        1
+    );
+    let states: Vec<JobState> = store
+        .jobs_of_change("chg-1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.state)
+        .collect();
+    assert_eq!(states, [JobState::Succeeded, JobState::Skipped]);
 }
