@@ -1,1 +1,3 @@
 //! The change engine's integration tests: one binary, a module per subject.
+
+mod window;
