@@ -1,3 +1,4 @@
 //! The change engine's integration tests: one binary, a module per subject.
 
+mod ring;
 mod window;
