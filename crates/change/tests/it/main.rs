@@ -1,1 +1,5 @@
 //! The change engine's integration tests: one binary, a module per subject.
+
+mod ring;
+mod rollout;
+mod window;
