@@ -14,23 +14,11 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use rivet_core::id::HostId;
+pub use rivet_core::job::{JobPackage as PackageTarget, RebootPolicy};
 use serde::{Deserialize, Serialize};
 
 use crate::ring::{self, OpenProblem, ProblemReportId, Promotion, RingOutcome, RingPlan};
 use crate::window::{self, Freeze, Interval, Window};
-
-/// A package the change installs, at an exact version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PackageTarget {
-    /// The package's name.
-    pub name: String,
-    /// The exact version to install.
-    pub version: String,
-    /// The architecture, when the change names one.
-    #[serde(default)]
-    pub architecture: Option<String>,
-}
 
 /// How urgent the change is; the change's kind maps onto it (standard and
 /// normal changes are `Normal`).
@@ -41,16 +29,6 @@ pub enum Urgency {
     Normal,
     /// At once, to all rings, outside windows (RLO-7).
     Emergency,
-}
-
-/// How a host reboots when the change needs it (AGT-8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RebootPolicy {
-    /// Automatically, in the window (servers).
-    Automatic,
-    /// The user is told and reboots, with reminders up to a deadline (clients).
-    NotifyUser,
 }
 
 /// A host the change targets, as the server resolved it.

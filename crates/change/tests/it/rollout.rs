@@ -41,7 +41,7 @@ fn target(n: u128, ring: &str) -> TargetHost {
         reboot: if n.is_multiple_of(2) {
             RebootPolicy::NotifyUser
         } else {
-            RebootPolicy::Automatic
+            RebootPolicy::InWindow
         },
     }
 }
@@ -101,7 +101,7 @@ fn the_plan_gives_each_host_its_job_in_ring_order() {
             .collect::<Vec<_>>(),
         ["libssl3", "openssl"]
     );
-    assert_eq!(first.reboot, RebootPolicy::Automatic);
+    assert_eq!(first.reboot, RebootPolicy::InWindow);
     assert_eq!(p.jobs[1].reboot, RebootPolicy::NotifyUser);
     assert_eq!(
         first.start,
