@@ -313,13 +313,13 @@ impl Check {
     }
 
     /// A name people type (group, ring): trimmed, one line.
-    fn name(&mut self, field: impl Into<String>, value: &str) -> String {
+    fn name(&mut self, field: impl Into<String>, value: &str, max: usize) -> String {
         let field = field.into();
         let value = value.trim();
         if value.is_empty() {
             self.fail(field, "must not be empty");
-        } else if value.chars().count() > NAME_MAX {
-            self.fail(field, format!("must be at most {NAME_MAX} characters"));
+        } else if value.chars().count() > max {
+            self.fail(field, format!("must be at most {max} characters"));
         } else if value.chars().any(char::is_control) {
             self.fail(field, "must not contain control characters");
         }
@@ -366,10 +366,7 @@ impl NewChange {
         if let ChangeKind::Standard { template } = &self.kind {
             check.token("kind.template", template);
         }
-        let title = check.name("title", &self.title);
-        if title.chars().count() > TITLE_MAX {
-            check.fail("title", format!("must be at most {TITLE_MAX} characters"));
-        }
+        let title = check.name("title", &self.title, TITLE_MAX);
         let description = check.text("description", &self.description, TEXT_MAX, false);
         check_patches(&mut check, &self.patches);
         let targets = check_targets(&mut check, self.targets, tenant);
@@ -495,8 +492,12 @@ fn check_targets(check: &mut Check, targets: Vec<Target>, tenant: TenantId) -> V
                 check.token(format!("{field}.host"), &id);
                 Target::Host(id)
             }
-            Target::Group(name) => Target::Group(check.name(format!("{field}.group"), &name)),
-            Target::Ring(name) => Target::Ring(check.name(format!("{field}.ring"), &name)),
+            Target::Group(name) => {
+                Target::Group(check.name(format!("{field}.group"), &name, NAME_MAX))
+            }
+            Target::Ring(name) => {
+                Target::Ring(check.name(format!("{field}.ring"), &name, NAME_MAX))
+            }
             Target::Tenant(other) => {
                 // Tenants are strictly separated: a change belongs to one
                 // tenant and can reach only that tenant's hosts.
@@ -1326,9 +1327,15 @@ fn find_cycle<'a>(waiting: &[&'a str], deps: &dyn Fn(&str) -> Vec<&'a str>) -> V
     let mut at = waiting[0];
     loop {
         if let Some(start) = path.iter().position(|p| *p == at) {
-            let mut cycle: Vec<String> = path[start..].iter().map(|s| s.to_string()).collect();
-            cycle.push(at.to_owned());
-            return cycle;
+            // Name it from the member listed first in the change, so that
+            // the message does not depend on where the walk began.
+            let mut cycle = path[start..].to_vec();
+            let first = (0..cycle.len())
+                .min_by_key(|&i| waiting.iter().position(|w| *w == cycle[i]))
+                .unwrap_or(0);
+            cycle.rotate_left(first);
+            cycle.push(cycle[0]);
+            return cycle.into_iter().map(str::to_owned).collect();
         }
         path.push(at);
         // Every waiting package waits on another waiting package, so the
@@ -1373,7 +1380,7 @@ impl ChangeTemplate {
     pub fn validate(&self) -> Result<(), InvalidChange> {
         let mut check = Check::default();
         check.token("id", &self.id);
-        check.name("name", &self.name);
+        check.name("name", &self.name, NAME_MAX);
         if self.allowed_classes.is_empty() {
             check.fail("allowed_classes", "at least one class is required");
         }
