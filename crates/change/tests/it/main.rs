@@ -1,1 +1,5 @@
 //! The change engine's integration tests: one binary, a module per subject.
+
+mod approval;
+mod change;
+mod policy;
