@@ -386,7 +386,7 @@ impl NewChange {
         if backout_required && backout_plan.is_empty() {
             check.fail(
                 "backout_plan",
-                format!("is required for a {} change", self.kind.name()),
+                "is required for normal and emergency changes",
             );
         }
         let test_evidence = check.text("test_evidence", &self.test_evidence, TEXT_MAX, false);
@@ -608,6 +608,11 @@ impl ChangeState {
         }
     }
 
+    /// The state of its name, or `None`.
+    pub fn parse(name: &str) -> Option<ChangeState> {
+        ChangeState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// Whether the change's work is over (it may still be reviewed).
     pub fn is_finished(self) -> bool {
         matches!(
@@ -690,6 +695,13 @@ impl Action {
             Action::Cancel => "cancel",
             Action::Review => "review",
         }
+    }
+}
+
+impl Action {
+    /// The action of its name, or `None`.
+    pub fn parse(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == name)
     }
 }
 
@@ -791,7 +803,7 @@ pub enum Refusal {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
     /// The action is not allowed in the change's state.
-    #[error("cannot {action} a {kind} change that is {state}")]
+    #[error("cannot {action} a change that is {state} ({kind} change)")]
     NotAllowed {
         /// The change's state.
         state: ChangeState,

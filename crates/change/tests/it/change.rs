@@ -319,13 +319,13 @@ fn a_refusal_names_the_state_and_the_action() {
     let err = c.cancel(t(3 * DAY), user(OPERATOR), "").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "cannot cancel a normal change that is completed"
+        "cannot cancel a change that is completed (normal change)"
     );
     let mut c = in_state(&ChangeKind::Normal, ChangeState::InProgress).unwrap();
     let err = c.cancel(t(3 * DAY), user(OPERATOR), "").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "cannot cancel a normal change that is in_progress"
+        "cannot cancel a change that is in_progress (normal change)"
     );
 }
 
@@ -790,7 +790,7 @@ fn validation_reports_every_problem_at_once() {
         err.to_string(),
         "invalid change request: title: must not be empty; \
          patches[1].version: must not be empty; \
-         backout_plan: is required for a emergency change"
+         backout_plan: is required for normal and emergency changes"
     );
     assert_eq!(
         err.field("patches[1].version").unwrap().to_string(),
@@ -878,6 +878,21 @@ fn a_change_reads_and_writes_the_api_json() {
     typo["titel"] = "x".into();
     let err = serde_json::from_value::<NewChange>(typo).unwrap_err();
     assert!(err.to_string().contains("titel"), "{err}");
+}
+
+#[test]
+fn state_and_action_names_round_trip() {
+    for state in ChangeState::ALL {
+        assert_eq!(ChangeState::parse(state.as_str()), Some(state));
+        let json = serde_json::to_value(state).unwrap();
+        assert_eq!(json, state.as_str());
+    }
+    for action in Action::ALL {
+        assert_eq!(Action::parse(action.as_str()), Some(action));
+        assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
+    }
+    assert_eq!(ChangeState::parse("in progress"), None);
+    assert_eq!(Action::parse("rollback"), None);
 }
 
 #[test]
