@@ -1,5 +1,8 @@
 //! The change engine's integration tests: one binary, a module per subject.
 
+mod approval;
+mod change;
+mod policy;
 mod ring;
 mod rollout;
 mod window;
