@@ -73,7 +73,15 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => &Permission::ALL,
-            Role::ChangeManager => &[TenantRead, UserRead, AuditRead, AdvisoryRead, HostRead],
+            Role::ChangeManager => &[
+                TenantRead,
+                UserRead,
+                AuditRead,
+                AdvisoryRead,
+                HostRead,
+                ChangeRead,
+                ChangeWrite,
+            ],
             Role::SecurityOfficer => &[
                 TenantRead,
                 UserRead,
@@ -82,6 +90,7 @@ impl Role {
                 AdvisoryRead,
                 AdvisoryWrite,
                 HostRead,
+                ChangeRead,
             ],
             Role::Operator => &[
                 TenantRead,
@@ -90,10 +99,28 @@ impl Role {
                 HostRead,
                 HostWrite,
                 HostEnroll,
+                ChangeRead,
+                ChangeOperate,
             ],
-            Role::CabMember => &[TenantRead, UserRead, AdvisoryRead, HostRead],
-            Role::CustomerApprover => &[TenantRead, UserRead, AuditRead, AdvisoryRead, HostRead],
-            Role::CustomerViewer => &[TenantRead, AdvisoryRead, HostRead],
+            Role::CabMember => &[
+                TenantRead,
+                UserRead,
+                AdvisoryRead,
+                HostRead,
+                ChangeRead,
+                ChangeApprove,
+            ],
+            Role::CustomerApprover => &[
+                TenantRead,
+                UserRead,
+                AuditRead,
+                AdvisoryRead,
+                HostRead,
+                ChangeRead,
+                ChangeApprove,
+                ChangeOrder,
+            ],
+            Role::CustomerViewer => &[TenantRead, AdvisoryRead, HostRead, ChangeRead],
         }
     }
 
@@ -161,11 +188,28 @@ pub enum Permission {
     /// Create enrollment tokens and revoke agents.
     #[serde(rename = "host:enroll")]
     HostEnroll,
+    /// Read changes, windows, freezes, rings, policies, rollouts and jobs.
+    #[serde(rename = "change:read")]
+    ChangeRead,
+    /// Prepare, submit, schedule and cancel changes; set windows, freezes,
+    /// ring plans and policies.
+    #[serde(rename = "change:write")]
+    ChangeWrite,
+    /// Approve or reject changes (the CAB, the customer's approver).
+    #[serde(rename = "change:approve")]
+    ChangeApprove,
+    /// Steer rollouts: pause, resume, abort, roll back.
+    #[serde(rename = "change:operate")]
+    ChangeOperate,
+    /// The customer's own requests: order an update, report a problem with
+    /// a rollout.
+    #[serde(rename = "change:order")]
+    ChangeOrder,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 17] = [
         Permission::TenantRead,
         Permission::TenantWrite,
         Permission::UserRead,
@@ -178,6 +222,11 @@ impl Permission {
         Permission::HostRead,
         Permission::HostWrite,
         Permission::HostEnroll,
+        Permission::ChangeRead,
+        Permission::ChangeWrite,
+        Permission::ChangeApprove,
+        Permission::ChangeOperate,
+        Permission::ChangeOrder,
     ];
 
     /// The scope name used in the API and on tokens.
@@ -195,6 +244,11 @@ impl Permission {
             Permission::HostRead => "host:read",
             Permission::HostWrite => "host:write",
             Permission::HostEnroll => "host:enroll",
+            Permission::ChangeRead => "change:read",
+            Permission::ChangeWrite => "change:write",
+            Permission::ChangeApprove => "change:approve",
+            Permission::ChangeOperate => "change:operate",
+            Permission::ChangeOrder => "change:order",
         }
     }
 }
