@@ -118,7 +118,8 @@ pub struct ProblemReport {
     pub resolution: Option<String>,
 }
 
-/// A tenant's change settings, each a document of the engine.
+/// A tenant's change settings, each a document of the engine (the
+/// templates a list of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeSetting {
     /// The ring plan.
@@ -127,6 +128,8 @@ pub enum ChangeSetting {
     UpdatePolicy,
     /// The approval policy.
     ApprovalPolicy,
+    /// The templates of standard changes.
+    ChangeTemplates,
 }
 
 impl ChangeSetting {
@@ -136,6 +139,7 @@ impl ChangeSetting {
             ChangeSetting::RingPlan => "ring_plan",
             ChangeSetting::UpdatePolicy => "update_policy",
             ChangeSetting::ApprovalPolicy => "approval_policy",
+            ChangeSetting::ChangeTemplates => "change_templates",
         }
     }
 }
