@@ -130,6 +130,8 @@ pub enum ChangeSetting {
     ApprovalPolicy,
     /// The templates of standard changes.
     ChangeTemplates,
+    /// The patch cycle: which open findings become changes, when.
+    PatchCycle,
 }
 
 impl ChangeSetting {
@@ -140,6 +142,7 @@ impl ChangeSetting {
             ChangeSetting::UpdatePolicy => "update_policy",
             ChangeSetting::ApprovalPolicy => "approval_policy",
             ChangeSetting::ChangeTemplates => "change_templates",
+            ChangeSetting::PatchCycle => "patch_cycle",
         }
     }
 }

@@ -50,7 +50,7 @@ CREATE INDEX change_freezes_by_end ON change_freezes (ends_at);
 -- JSON document of the change engine.
 CREATE TABLE change_settings (
     tenant_id   TEXT NOT NULL REFERENCES tenants (id),
-    name        TEXT NOT NULL CHECK (name IN ('ring_plan', 'update_policy', 'approval_policy', 'change_templates')),
+    name        TEXT NOT NULL CHECK (name IN ('ring_plan', 'update_policy', 'approval_policy', 'change_templates', 'patch_cycle')),
     body        TEXT NOT NULL,
     updated_by  TEXT NOT NULL,
     updated_at  BIGINT NOT NULL,
