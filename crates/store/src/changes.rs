@@ -147,6 +147,54 @@ impl ChangeSetting {
     }
 }
 
+/// A change's rollout as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredRollout {
+    /// The change.
+    pub change_id: String,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// The rollout's state's name.
+    pub state: String,
+    /// Raised by every write.
+    pub revision: i64,
+    /// When it began.
+    pub created_at: Timestamp,
+    /// When it was last written.
+    pub updated_at: Timestamp,
+    /// The engine's rollout.
+    pub body: Value,
+}
+
+#[derive(sqlx::FromRow)]
+struct RolloutRow {
+    change_id: String,
+    tenant_id: String,
+    state: String,
+    revision: i64,
+    created_at: i64,
+    updated_at: i64,
+    body: String,
+}
+
+impl RolloutRow {
+    fn into_rollout(self) -> Result<StoredRollout, StoreError> {
+        let key = self.change_id.clone();
+        Ok(StoredRollout {
+            tenant_id: parse("rollouts", &key, &self.tenant_id)?,
+            state: self.state,
+            revision: self.revision,
+            created_at: timestamp("rollouts", &key, self.created_at)?,
+            updated_at: timestamp("rollouts", &key, self.updated_at)?,
+            body: serde_json::from_str(&self.body)
+                .map_err(|e| corrupt("rollouts", &key, e.to_string()))?,
+            change_id: self.change_id,
+        })
+    }
+}
+
+const ROLLOUT_COLUMNS: &str = "change_id, tenant_id, state, revision, created_at, updated_at, body";
+
 const CHANGE_COLUMNS: &str =
     "id, tenant_id, kind, state, title, review_due, created_at, updated_at, revision, body";
 
@@ -797,5 +845,128 @@ impl Store {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(change).fetch_all(pool).await?
         });
         rows.into_iter().map(ProblemRow::into_report).collect()
+    }
+
+    /// Starts a change's rollout: the rollout (revision 1) and its jobs, in
+    /// one transaction, audited as `rollout.start`. A conflict if the change
+    /// has one already.
+    pub async fn create_rollout(
+        &self,
+        rollout: &StoredRollout,
+        jobs: &[crate::StoredJob],
+        actor: &Actor,
+        at: Timestamp,
+    ) -> Result<StoredRollout, StoreError> {
+        let body = body_text("rollouts", &rollout.change_id, &rollout.body)?;
+        let exists: Option<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT change_id FROM rollouts WHERE change_id = $1")
+                .bind(&rollout.change_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        if exists.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "change {} has a rollout already",
+                rollout.change_id
+            )));
+        }
+        in_tx!(self, tx => {
+            sqlx::query(
+                "INSERT INTO rollouts (change_id, tenant_id, state, revision, created_at, updated_at, body) \
+                 VALUES ($1, $2, $3, 1, $4, $4, $5)",
+            )
+            .bind(&rollout.change_id)
+            .bind(rollout.tenant_id.to_string())
+            .bind(&rollout.state)
+            .bind(micros(at))
+            .bind(&body)
+            .execute(&mut *tx)
+            .await?;
+            crate::jobs::insert_jobs!(self, tx, jobs, at);
+            append_audit!(tx, audited(at, actor, "rollout.start", ("change", &rollout.change_id),
+                Some(rollout.tenant_id), None,
+                summary(&serde_json::json!({"state": rollout.state, "jobs": jobs.len()}))));
+        });
+        Ok(StoredRollout {
+            revision: 1,
+            created_at: at,
+            updated_at: at,
+            ..rollout.clone()
+        })
+    }
+
+    /// A change's rollout.
+    pub async fn rollout(&self, change: &str) -> Result<Option<StoredRollout>, StoreError> {
+        let sql = format!("SELECT {ROLLOUT_COLUMNS} FROM rollouts WHERE change_id = $1");
+        let row: Option<RolloutRow> = on_pool!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(change).fetch_optional(pool).await?
+        });
+        row.map(RolloutRow::into_rollout).transpose()
+    }
+
+    /// Rollouts in one of these states (the driver's work list).
+    pub async fn rollouts_in_states(
+        &self,
+        states: &[&str],
+    ) -> Result<Vec<StoredRollout>, StoreError> {
+        let slots: Vec<String> = (1..=states.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {ROLLOUT_COLUMNS} FROM rollouts WHERE state IN ({}) ORDER BY change_id",
+            if slots.is_empty() {
+                "NULL".to_owned()
+            } else {
+                slots.join(", ")
+            }
+        );
+        let rows: Vec<RolloutRow> = on_pool!(self, pool => {
+            let mut q = sqlx::query_as::<_, RolloutRow>(sqlx::AssertSqlSafe(sql));
+            for s in states {
+                q = q.bind(*s);
+            }
+            q.fetch_all(pool).await?
+        });
+        rows.into_iter().map(RolloutRow::into_rollout).collect()
+    }
+
+    /// Writes a rollout read at `rollout.revision`, with new jobs (rollback
+    /// jobs) if any; audited as `action` when `action` is given (the
+    /// driver's routine dispatches are not: the jobs record them). `None`
+    /// when it was written meanwhile.
+    pub async fn save_rollout(
+        &self,
+        rollout: &StoredRollout,
+        jobs: &[crate::StoredJob],
+        action: Option<(&str, Value)>,
+        actor: &Actor,
+        at: Timestamp,
+    ) -> Result<Option<StoredRollout>, StoreError> {
+        let body = body_text("rollouts", &rollout.change_id, &rollout.body)?;
+        let saved = in_tx!(self, tx => {
+            let written = sqlx::query(
+                "UPDATE rollouts SET state = $3, revision = revision + 1, updated_at = $4, body = $5 \
+                 WHERE change_id = $1 AND revision = $2",
+            )
+            .bind(&rollout.change_id)
+            .bind(rollout.revision)
+            .bind(&rollout.state)
+            .bind(micros(at))
+            .bind(&body)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if written == 1 {
+                crate::jobs::insert_jobs!(self, tx, jobs, at);
+                if let Some((action, note)) = &action {
+                    append_audit!(tx, audited(at, actor, action, ("change", &rollout.change_id),
+                        Some(rollout.tenant_id), None, summary(note)));
+                }
+            }
+            written == 1
+        });
+        Ok(saved.then(|| StoredRollout {
+            revision: rollout.revision + 1,
+            updated_at: at,
+            ..rollout.clone()
+        }))
     }
 }

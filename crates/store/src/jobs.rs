@@ -232,6 +232,68 @@ fn reboot_name(policy: RebootPolicy) -> &'static str {
 /// Jobs written per statement.
 const JOBS_PER_STATEMENT: usize = 1000;
 
+/// The rows of new jobs, as one JSON array per statement.
+pub(crate) fn job_rows(jobs: &[StoredJob]) -> Result<Vec<String>, StoreError> {
+    let mut rows = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let packages = serde_json::to_string(&j.packages)
+            .map_err(|e| corrupt("jobs", &j.id, e.to_string()))?;
+        rows.push((
+            j.id.as_str(),
+            j.change_id.as_str(),
+            j.tenant_id.to_string(),
+            j.host_id.to_string(),
+            j.kind.name(),
+            j.ring.as_str(),
+            j.state.name(),
+            packages,
+            micros(j.not_before),
+            j.not_after.map(micros),
+            reboot_name(j.reboot),
+            j.dispatched_at.map(micros),
+        ));
+    }
+    jobs_chunks(&rows)
+}
+
+fn jobs_chunks<T: Serialize>(rows: &[T]) -> Result<Vec<String>, StoreError> {
+    rows.chunks(JOBS_PER_STATEMENT).map(json_rows).collect()
+}
+
+/// The statement inserting a JSON array of job rows (`$1`) at `$2`.
+pub(crate) fn insert_jobs_sql(backend: crate::Backend) -> &'static str {
+    match backend {
+        crate::Backend::Sqlite => {
+            "INSERT INTO jobs (id, change_id, tenant_id, host_id, kind, ring, state, packages, not_before, \
+             not_after, reboot, dispatched_at, created_at) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
+             value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, $2 FROM json_each($1)"
+        }
+        crate::Backend::Postgres => {
+            "INSERT INTO jobs (id, change_id, tenant_id, host_id, kind, ring, state, packages, not_before, \
+             not_after, reboot, dispatched_at, created_at) \
+             SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 6, v ->> 7, \
+             (v ->> 8)::BIGINT, (v ->> 9)::BIGINT, v ->> 10, (v ->> 11)::BIGINT, $2 \
+             FROM jsonb_array_elements($1::jsonb) AS v"
+        }
+    }
+}
+
+/// Inserts jobs inside a transaction.
+macro_rules! insert_jobs {
+    ($store:expr, $tx:ident, $jobs:expr, $at:expr) => {{
+        let sql = $crate::jobs::insert_jobs_sql($store.backend());
+        for chunk in $crate::jobs::job_rows($jobs)? {
+            sqlx::query(sql)
+                .bind(chunk)
+                .bind($crate::row::micros($at))
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+pub(crate) use insert_jobs;
+
 impl Store {
     /// Stores a rollout's new jobs (pending, or as given), in one
     /// transaction with one audit entry for the change.
@@ -244,46 +306,8 @@ impl Store {
         let Some(first) = jobs.first() else {
             return Ok(());
         };
-        let mut rows = Vec::with_capacity(jobs.len());
-        for j in jobs {
-            let packages = serde_json::to_string(&j.packages)
-                .map_err(|e| corrupt("jobs", &j.id, e.to_string()))?;
-            rows.push((
-                j.id.as_str(),
-                j.change_id.as_str(),
-                j.tenant_id.to_string(),
-                j.host_id.to_string(),
-                j.kind.name(),
-                j.ring.as_str(),
-                j.state.name(),
-                packages,
-                micros(j.not_before),
-                j.not_after.map(micros),
-                reboot_name(j.reboot),
-            ));
-        }
-        let sql = match self.backend() {
-            crate::Backend::Sqlite => {
-                "INSERT INTO jobs (id, change_id, tenant_id, host_id, kind, ring, state, packages, not_before, \
-                 not_after, reboot, created_at) \
-                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
-                 value ->> 7, value ->> 8, value ->> 9, value ->> 10, $2 FROM json_each($1)"
-            }
-            crate::Backend::Postgres => {
-                "INSERT INTO jobs (id, change_id, tenant_id, host_id, kind, ring, state, packages, not_before, \
-                 not_after, reboot, created_at) \
-                 SELECT v ->> 0, v ->> 1, v ->> 2, v ->> 3, v ->> 4, v ->> 5, v ->> 6, v ->> 7, \
-                 (v ->> 8)::BIGINT, (v ->> 9)::BIGINT, v ->> 10, $2 FROM jsonb_array_elements($1::jsonb) AS v"
-            }
-        };
         in_tx!(self, tx => {
-            for chunk in rows.chunks(JOBS_PER_STATEMENT) {
-                sqlx::query(sql)
-                    .bind(json_rows(&chunk)?)
-                    .bind(micros(at))
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            insert_jobs!(self, tx, jobs, at);
             append_audit!(tx, AuditEvent {
                 at,
                 actor: actor.clone(),

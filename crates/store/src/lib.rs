@@ -15,7 +15,7 @@ mod error;
 mod exceptions;
 mod findings;
 mod hosts;
-mod jobs;
+pub(crate) mod jobs;
 mod row;
 mod sources;
 mod tenants;
@@ -38,7 +38,8 @@ pub use advisories::{
 };
 pub use audit::{AuditFilter, Verification};
 pub use changes::{
-    ChangeFilter, ChangeSetting, ProblemReport, StoredChange, StoredFreeze, StoredWindow,
+    ChangeFilter, ChangeSetting, ProblemReport, StoredChange, StoredFreeze, StoredRollout,
+    StoredWindow,
 };
 pub use error::StoreError;
 pub use exceptions::{ExceptionKind, FindingException, NewException};

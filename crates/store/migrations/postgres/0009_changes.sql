@@ -73,6 +73,20 @@ CREATE TABLE problem_reports (
 );
 CREATE INDEX problem_reports_by_change ON problem_reports (change_id, id);
 
+-- A change's rollout (RLO-2, RLO-4): the engine's rollout document (its
+-- plan, every host's job state, problem reports, controls), written by the
+-- rollout driver and by people steering it, guarded by a revision.
+CREATE TABLE rollouts (
+    change_id   TEXT PRIMARY KEY REFERENCES changes (id),
+    tenant_id   TEXT NOT NULL REFERENCES tenants (id),
+    state       TEXT NOT NULL,
+    revision    BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX rollouts_by_state ON rollouts (state, change_id);
+
 -- Jobs (RLO-4, REP-3): one per host of a change's rollout, handed to the
 -- host's agent once dispatched, until it reports. With their reports they
 -- are the patch register.
