@@ -42,6 +42,10 @@ pub struct TargetHost {
     pub windows: Vec<Window>,
     /// How it reboots.
     pub reboot: RebootPolicy,
+    /// This host's packages when they differ from the change's (its
+    /// advisories resolved to the versions that fix them on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<Vec<PackageTarget>>,
 }
 
 /// Everything a rollout is planned from.
@@ -137,7 +141,8 @@ pub enum PlanError {
 
 /// Plans each target host's job.
 pub fn plan(input: &RolloutInput) -> Result<Plan, PlanError> {
-    if input.packages.is_empty() {
+    let packages_of = |t: &TargetHost| t.packages.as_ref().unwrap_or(&input.packages).clone();
+    if input.hosts.iter().all(|t| packages_of(t).is_empty()) {
         return Err(PlanError::NoPackages);
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -146,6 +151,11 @@ pub fn plan(input: &RolloutInput) -> Result<Plan, PlanError> {
     for target in &input.hosts {
         if !seen.insert(target.host) {
             return Err(PlanError::DuplicateHost { host: target.host });
+        }
+        let packages = packages_of(target);
+        if packages.is_empty() {
+            // Nothing of the change concerns this host.
+            continue;
         }
         let Some((ring, _)) = input.rings.find(&target.ring) else {
             return Err(PlanError::UnknownRing {
@@ -175,7 +185,7 @@ pub fn plan(input: &RolloutInput) -> Result<Plan, PlanError> {
             Job {
                 host: target.host,
                 ring: target.ring.clone(),
-                packages: input.packages.clone(),
+                packages,
                 start,
                 reboot: target.reboot,
             },

@@ -43,6 +43,7 @@ fn target(n: u128, ring: &str) -> TargetHost {
         } else {
             RebootPolicy::InWindow
         },
+        packages: None,
     }
 }
 
@@ -537,4 +538,39 @@ fn a_rollout_persists_as_json() {
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(value["state"]["state"], "halted");
     assert_eq!(value["state"]["reason"]["kind"], "problem_report");
+}
+
+#[test]
+fn a_host_gets_its_own_packages_and_a_host_without_any_gets_no_job() {
+    let mut input = input(Urgency::Normal);
+    let own = vec![PackageTarget {
+        name: "libssl3".into(),
+        version: "3.0.15-1~deb12u1".into(),
+        architecture: Some("amd64".into()),
+    }];
+    input.hosts[0].packages = Some(own.clone());
+    input.hosts[1].packages = Some(Vec::new());
+    let plan = plan(&input).unwrap();
+    let first = plan
+        .jobs
+        .iter()
+        .find(|j| j.host == input.hosts[0].host)
+        .unwrap();
+    assert_eq!(first.packages, own);
+    assert!(plan.jobs.iter().all(|j| j.host != input.hosts[1].host));
+    let third = plan
+        .jobs
+        .iter()
+        .find(|j| j.host == input.hosts[2].host)
+        .unwrap();
+    assert_eq!(third.packages, input.packages);
+    for host in &mut input.hosts {
+        host.packages = Some(Vec::new());
+    }
+    input.packages.clear();
+    assert_eq!(plan_error(&input), PlanError::NoPackages);
+}
+
+fn plan_error(input: &RolloutInput) -> PlanError {
+    plan(input).unwrap_err()
 }
