@@ -73,6 +73,9 @@ pub enum JobOutcome {
     RolledBack,
     /// Refused by a pre-check (dry run, disk space, lock); nothing changed.
     Refused,
+    /// Failed, and restoring the previous versions failed too: the host
+    /// needs a person.
+    RollbackFailed,
 }
 
 /// One package's versions before and after a job.

@@ -116,6 +116,10 @@ pub async fn start(
         store.clone(),
         clock.clone(),
     ));
+    background.spawn(crate::rollout::run(
+        api.clone(),
+        std::time::Duration::from_secs(10),
+    ));
     background.spawn(crate::api::agent::run_flusher(
         api.clone(),
         std::time::Duration::from_secs(2),

@@ -95,22 +95,27 @@ pub struct StoredFreeze {
 
 /// A customer's problem report on a rollout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProblemReport {
     /// Its id.
     pub id: String,
     /// The change whose rollout it concerns.
     pub change_id: String,
     /// The change's tenant.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub tenant_id: TenantId,
     /// The host, if one.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub host_id: Option<HostId>,
     /// Who reported it.
     pub reported_by: String,
     /// What is wrong.
     pub text: String,
     /// When it was reported.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub opened_at: Timestamp,
     /// When it was closed.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub closed_at: Option<Timestamp>,
     /// Who closed it.
     pub closed_by: Option<String>,

@@ -32,6 +32,8 @@ pub enum JobState {
     RolledBack,
     /// Reported: refused by a pre-check.
     Refused,
+    /// Reported: failed, and the agent could not restore the host.
+    RollbackFailed,
     /// Never run (the rollout was aborted).
     Skipped,
 }
@@ -46,6 +48,7 @@ impl JobState {
             JobState::Failed => "failed",
             JobState::RolledBack => "rolled_back",
             JobState::Refused => "refused",
+            JobState::RollbackFailed => "rollback_failed",
             JobState::Skipped => "skipped",
         }
     }
@@ -58,6 +61,7 @@ impl JobState {
             "failed" => JobState::Failed,
             "rolled_back" => JobState::RolledBack,
             "refused" => JobState::Refused,
+            "rollback_failed" => JobState::RollbackFailed,
             "skipped" => JobState::Skipped,
             _ => return None,
         })
@@ -70,6 +74,7 @@ impl JobState {
             JobOutcome::Failed => JobState::Failed,
             JobOutcome::RolledBack => JobState::RolledBack,
             JobOutcome::Refused => JobState::Refused,
+            JobOutcome::RollbackFailed => JobState::RollbackFailed,
         }
     }
 
@@ -320,6 +325,16 @@ impl Store {
             });
         });
         Ok(())
+    }
+
+    /// The hosts with a job handed out and not yet reported.
+    pub async fn hosts_with_dispatched_jobs(&self) -> Result<Vec<HostId>, StoreError> {
+        let rows: Vec<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as("SELECT DISTINCT host_id FROM jobs WHERE state = 'dispatched'")
+                .fetch_all(pool)
+                .await?
+        });
+        rows.iter().map(|(h,)| parse("jobs", h, h)).collect()
     }
 
     /// A change's jobs, by id.

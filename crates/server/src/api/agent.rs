@@ -7,7 +7,7 @@
 //! pending collection request come in one row, and the time it was seen is
 //! buffered in memory and written for many hosts at once by [`Hub::flush`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,7 +24,10 @@ use rivet_core::agent::{
 use rivet_core::host::{InventoryDigest, canonicalize, digest};
 use rivet_core::id::HostId;
 use rivet_core::inventory::Inventory;
-use rivet_store::{AgentIdentity, InventoryRefusal, InventoryWrite, Store};
+use rivet_core::job::{Job, JobReport};
+use rivet_store::{
+    AgentIdentity, InventoryRefusal, InventoryWrite, ReportReceipt, Store, StoredJob,
+};
 use tokio::sync::{Notify, Semaphore};
 
 use super::error::{ApiError, ErrorBody, ErrorKind};
@@ -45,6 +48,9 @@ pub struct Hub {
     uploads: Semaphore,
     /// Agents that may check in, as last counted: paces their polls.
     agents: AtomicU64,
+    /// Hosts with jobs handed out and not reported: only their check-ins
+    /// read the jobs table, the others stay one read.
+    with_jobs: Mutex<HashSet<HostId>>,
 }
 
 impl Default for Hub {
@@ -55,6 +61,7 @@ impl Default for Hub {
             waiting_count: AtomicUsize::new(0),
             uploads: Semaphore::new(UPLOADS_AT_ONCE),
             agents: AtomicU64::new(0),
+            with_jobs: Mutex::default(),
         }
     }
 }
@@ -77,6 +84,32 @@ impl Hub {
             store.record_check_ins(part).await?;
         }
         Ok(batch.len())
+    }
+
+    /// Notes hosts with jobs handed out, and ends their waiting check-ins
+    /// so that their agents get the jobs now.
+    pub fn jobs_waiting(&self, hosts: &[HostId]) {
+        let fresh: Vec<HostId> = {
+            let mut with = self.with_jobs.lock().unwrap_or_else(|e| e.into_inner());
+            hosts.iter().copied().filter(|h| with.insert(*h)).collect()
+        };
+        for host in fresh {
+            self.wake(host);
+        }
+    }
+
+    fn may_have_jobs(&self, host: HostId) -> bool {
+        self.with_jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&host)
+    }
+
+    fn no_jobs(&self, host: HostId) {
+        self.with_jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&host);
     }
 
     /// Ends a waiting check-in of `host` now (revocation, a collection
@@ -328,8 +361,9 @@ pub async fn checkin(
         identity.collect_requested_at = None;
     }
     let mut collect_now = identity.collect_requested_at.is_some();
+    let mut jobs = jobs_of(&api, identity.host_id).await?;
     let wait = req.wait_secs.min(agents.max_wait_secs);
-    if inventory == InventoryWanted::Nothing && !collect_now && wait > 0 {
+    if inventory == InventoryWanted::Nothing && !collect_now && jobs.is_empty() && wait > 0 {
         let woken = api
             .hub
             .wait(
@@ -344,6 +378,7 @@ pub async fn checkin(
             identity = current_identity(&api, identity.host_id).await?;
             inventory = wanted(&identity);
             collect_now = identity.collect_requested_at.is_some();
+            jobs = jobs_of(&api, identity.host_id).await?;
         }
     }
     Ok(Json(CheckinResponse {
@@ -357,8 +392,78 @@ pub async fn checkin(
             agents.checkin_interval_secs,
         ),
         server_time: api.clock.now(),
-        jobs: Vec::new(),
+        jobs,
     }))
+}
+
+/// The jobs handed to a host and not yet reported; read only for hosts
+/// the hub knows to have some.
+async fn jobs_of(api: &Api, host: HostId) -> Result<Vec<Job>, ApiError> {
+    if !api.hub.may_have_jobs(host) {
+        return Ok(Vec::new());
+    }
+    let jobs = api.store.dispatched_jobs(host).await?;
+    if jobs.is_empty() {
+        api.hub.no_jobs(host);
+    }
+    Ok(jobs.iter().map(StoredJob::to_job).collect())
+}
+
+/// What became of a job report.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ReportAnswer {
+    /// The job.
+    pub job: String,
+    /// `false` when the job had its report already (a retry): nothing
+    /// changed.
+    pub recorded: bool,
+}
+
+/// An agent reports how a job ended (REP-3). A repeated report (the agent
+/// retrying after a lost answer) is answered alike and changes nothing.
+#[utoipa::path(post, path = "/agent/jobs/{id}/report", tag = "agents",
+    params(("id" = String, Path, description = "Job id")),
+    request_body = rivet_core::job::JobReport,
+    responses(
+        (status = 200, description = "Recorded (or already recorded)", body = ReportAnswer),
+        (status = 401, description = "Unknown, revoked or badly signed agent", body = ErrorBody),
+        (status = 404, description = "No such job handed to this host", body = ErrorBody),
+        (status = 422, description = "A field is invalid", body = ErrorBody),
+    ),
+    security(("agent" = [])))]
+pub async fn report_job(
+    State(api): State<Api>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ReportAnswer>, ApiError> {
+    let bytes = read_body(body, SMALL_BODY).await?;
+    let now = api.clock.now();
+    let identity = authenticate(&api, &headers, &method, &uri, &bytes, now).await?;
+    let report: JobReport = parse_json(&bytes)?;
+    report
+        .validate()
+        .map_err(|e| ApiError::new(ErrorKind::Invalid, e.to_string()))?;
+    match api
+        .store
+        .report_job(identity.host_id, &id, &report, now)
+        .await?
+    {
+        ReportReceipt::Recorded(_) => {
+            api.rollouts.wake();
+            Ok(Json(ReportAnswer {
+                job: id,
+                recorded: true,
+            }))
+        }
+        ReportReceipt::Repeated(_) => Ok(Json(ReportAnswer {
+            job: id,
+            recorded: false,
+        })),
+        ReportReceipt::NotOpen => Err(ApiError::not_found("job")),
+    }
 }
 
 /// Stores an agent's inventory, whole or as a delta from the one held.

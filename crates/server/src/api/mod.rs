@@ -18,6 +18,7 @@ mod exceptions;
 pub mod extract;
 mod findings;
 mod hosts;
+mod rollouts;
 mod sources;
 mod tenants;
 mod tokens;
@@ -71,6 +72,8 @@ pub struct Api {
     /// The assessment: findings kept current with inventories and
     /// advisories.
     pub assessor: Arc<crate::assessor::Assessor>,
+    /// The rollout driver's lock and wake-up call.
+    pub rollouts: Arc<crate::rollout::Rollouts>,
 }
 
 /// What enrollment commands tell agents about the server's TLS.
@@ -96,6 +99,7 @@ impl Api {
             hub: Arc::default(),
             tls: None,
             assessor: Arc::default(),
+            rollouts: Arc::default(),
         }
     }
 }
@@ -125,6 +129,7 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(agent::enroll))
         .routes(routes!(agent::checkin))
         .routes(routes!(agent::upload_inventory))
+        .routes(routes!(agent::report_job))
         .routes(routes!(enrollment::list, enrollment::create))
         .routes(routes!(enrollment::revoke))
         .routes(routes!(hosts::list))
@@ -143,7 +148,15 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(findings::get_policy, findings::set_policy))
         .routes(routes!(exceptions::create, exceptions::list))
         .routes(routes!(exceptions::get))
-        .routes(routes!(exceptions::revoke));
+        .routes(routes!(exceptions::revoke))
+        .routes(routes!(rollouts::get))
+        .routes(routes!(rollouts::pause))
+        .routes(routes!(rollouts::resume))
+        .routes(routes!(rollouts::abort))
+        .routes(routes!(rollouts::roll_back))
+        .routes(routes!(rollouts::report_problem))
+        .routes(routes!(rollouts::close_problem))
+        .routes(routes!(rollouts::run));
     let (router, mut doc) = OpenApiRouter::<Api>::new()
         .nest("/api/v1", v1)
         .split_for_parts();

@@ -248,6 +248,44 @@ impl TestServer {
     /// The audit chain's length: a cheap proof that nothing was changed.
     /// A host with an enrolled agent in `tenant`, with two packages.
     pub async fn host(&self, tenant: TenantId, name: &str) -> rivet_core::id::HostId {
+        self.agent_host(tenant, name).await.0
+    }
+
+    /// A signed request of a host's agent, with a JSON body.
+    pub async fn agent(
+        &self,
+        (host, key): (rivet_core::id::HostId, &rivet_core::agent::AgentKey),
+        method: Method,
+        path: &str,
+        body: Value,
+    ) -> Reply {
+        let body = body.to_string();
+        let auth = key.authorize(host, method.as_str(), path, self.now(), body.as_bytes());
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", auth)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    /// A host with an enrolled agent in `tenant`, with two packages, and
+    /// its agent's key.
+    pub async fn agent_host(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> (rivet_core::id::HostId, rivet_core::agent::AgentKey) {
         let mut inventory = rivet_core::inventory::Inventory {
             collected_at: self.now(),
             host: Default::default(),
@@ -298,7 +336,7 @@ impl TestServer {
             .await
             .unwrap()
             .unwrap();
-        host.id
+        (host.id, key)
     }
 
     /// An unused enrollment token of `tenant`, valid for a day.

@@ -12,6 +12,7 @@ mod flows;
 mod harness;
 mod hosts_cli;
 mod matrix;
+mod rollouts;
 mod scan_cli;
 mod sync;
 
@@ -68,6 +69,7 @@ on_every_backend!(
     findings::findings_equal_rivet_scan_and_follow_inventories,
     findings::exceptions_accept_findings_until_they_expire,
     findings::host_edits_and_deletions_reach_the_assessment,
+    rollouts::a_change_rolls_out_ring_by_ring_and_is_rolled_back,
     advisories::bad_advisory_input_is_rejected_without_harm,
     sync::csaf_provider_documents_are_checked_before_use,
     sync::osv_archives_and_failures_by_url,

@@ -101,6 +101,8 @@ struct Case {
 struct World {
     a: TenantId,
     b: TenantId,
+    /// The host of the last change with a rollout made for a case.
+    rollout_host: Option<rivet_core::id::HostId>,
 }
 
 /// The tenants a principal may see, from the store (the ground truth, as
@@ -252,6 +254,17 @@ async fn case(
                     .unwrap()
                     .id
             }
+            "changes" => {
+                let tenant = if foreign { w.b } else { w.a };
+                let paused = op.path.ends_with("/resume");
+                let (change, host) = crate::rollouts::change_with_rollout(s, tenant, paused).await;
+                w.rollout_host = Some(host);
+                change
+            }
+            "problems" => {
+                let tenant = if foreign { w.b } else { w.a };
+                crate::rollouts::open_problem(s, tenant).await
+            }
             other => panic!(
                 "no fixture for records under /{other}/{{id}} ({} {}): add one to matrix.rs",
                 op.method, op.path
@@ -322,6 +335,15 @@ async fn case(
             "kev_days": 2, "critical_days": 3, "high_days": 7, "medium_days": 30,
             "low_days": 90, "count_from": "found"
         })),
+        "POST /api/v1/changes/{id}/rollout/pause"
+        | "POST /api/v1/changes/{id}/rollout/resume"
+        | "POST /api/v1/changes/{id}/rollout/abort"
+        | "POST /api/v1/changes/{id}/rollout/roll-back" => Some(json!({"comment": "matrix"})),
+        "POST /api/v1/changes/{id}/problems" => {
+            Some(json!({"host": w.rollout_host, "text": "matrix"}))
+        }
+        "POST /api/v1/problems/{id}/close" => Some(json!({"resolution": "matrix"})),
+        "POST /api/v1/rollouts/run" => None,
         "POST /api/v1/advisories/import" => {
             Some(json!({"id": unique("UP-"), "modified": "2026-01-01T00:00:00Z", "affected": []}))
         }
@@ -369,7 +391,11 @@ pub async fn every_route_every_role_own_and_foreign_tenant(s: &TestServer) {
     let a = s.customer("A").await;
     let b = s.customer("B").await;
     let mut principals = Vec::new();
-    let mut w = World { a, b };
+    let mut w = World {
+        a,
+        b,
+        rollout_host: None,
+    };
     for role in Role::ALL {
         let p = if role.tenant_kind() == TenantKind::Provider {
             s.user(s.provider, role, only(&[a])).await

@@ -99,7 +99,7 @@ CREATE TABLE jobs (
     kind          TEXT NOT NULL CHECK (kind IN ('install', 'rollback')),
     ring          TEXT NOT NULL,
     state         TEXT NOT NULL CHECK (state IN ('pending', 'dispatched', 'succeeded', 'failed',
-                  'rolled_back', 'refused', 'skipped')),
+                  'rolled_back', 'refused', 'rollback_failed', 'skipped')),
     -- The packages (name, exact version, architecture) in order, as JSON.
     packages      TEXT NOT NULL,
     not_before    INTEGER NOT NULL,
