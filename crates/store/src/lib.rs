@@ -14,6 +14,7 @@ mod error;
 mod exceptions;
 mod findings;
 mod hosts;
+mod repositories;
 mod row;
 mod sources;
 mod tenants;
@@ -44,6 +45,10 @@ pub use findings::{
 pub use hosts::{
     AgentIdentity, EnrollRefusal, EnrollmentToken, HistoryEntry, Host, HostFilter, HostSource,
     InventoryOutcome, InventoryRefusal, InventoryStored, InventoryWrite, NewEnrollment,
+};
+pub use repositories::{
+    ErratumOffer, NewRepository, OpenFixRow, Repository, RepositoryErratum, RepositoryKind,
+    RepositoryPackage, UpdateHost,
 };
 pub use sources::{AdvisorySource, NewSource};
 pub use tokens::{NewToken, TokenOwner};

@@ -51,4 +51,7 @@ on_every_backend!(
     inventories_stored_together_keep_their_own_outcomes,
     a_new_inventory_records_each_change_once,
     findings_follow_their_lifecycle,
+    repositories_are_scoped_to_tenants,
+    repository_metadata_is_replaced_whole,
+    update_reads_group_hosts_by_package,
 );
