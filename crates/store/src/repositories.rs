@@ -374,7 +374,7 @@ impl Store {
     }
 
     /// The provider-wide repositories and those of the visible tenants
-    /// (with `tenant`, that tenant's and the provider-wide ones), by id.
+    /// (with `tenant`, only that tenant's own), by id.
     pub async fn list_repositories(
         &self,
         vis: &Visibility,
@@ -385,10 +385,7 @@ impl Store {
         let mut condition = format!("(tenant_id IS NULL OR {vis_sql})");
         if let Some(t) = tenant {
             binds.push(t.to_string());
-            condition = format!(
-                "{condition} AND (tenant_id IS NULL OR tenant_id = ${})",
-                2 + binds.len()
-            );
+            condition = format!("{condition} AND tenant_id = ${}", 2 + binds.len());
         }
         let sql = format!(
             "SELECT {REPOSITORY_COLUMNS} FROM repositories WHERE id > $1 AND {condition} ORDER BY id LIMIT $2"
