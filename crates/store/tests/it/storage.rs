@@ -1475,14 +1475,24 @@ pub async fn repositories_are_scoped_to_tenants(store: Store) {
         names(store.list_repositories(&only_a, None, &page).await.unwrap()),
         BTreeSet::from([shared.id.clone(), own_a.id.clone()])
     );
+    // With a tenant: only that tenant's own.
     assert_eq!(
+        names(
+            store
+                .list_repositories(&only_a, Some(a), &page)
+                .await
+                .unwrap()
+        ),
+        BTreeSet::from([own_a.id.clone()])
+    );
+    assert!(
         names(
             store
                 .list_repositories(&only_a, Some(b), &page)
                 .await
                 .unwrap()
-        ),
-        BTreeSet::from([shared.id.clone()])
+        )
+        .is_empty()
     );
     assert_eq!(
         names(
