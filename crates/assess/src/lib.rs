@@ -12,7 +12,9 @@
 //! - [`assess_host`]: a whole host at once;
 //! - [`Fleet`]: every host of the server at once, kept up to date
 //!   incrementally as hosts and advisories change;
-//! - [`kernel`]: whether a kernel fix is actually running (ASM-7).
+//! - [`kernel`]: whether a kernel fix is actually running (ASM-7);
+//! - [`repository`] and [`updates`]: what a host's approved repositories
+//!   offer that it lacks, and its class (ASM-3).
 //!
 //! How the server is meant to use it at scale: hosts share most packages,
 //! and a package's verdicts depend only on `(ecosystem key, format, name,
@@ -31,8 +33,10 @@ pub mod index;
 pub mod kernel;
 pub mod package;
 mod range;
+pub mod repository;
 pub mod scan;
 pub mod severity;
+pub mod updates;
 
 pub use assessment::{Assessment, assess, assess_host};
 pub use ecosystem::{Ecosystem, Naming, UnknownEcosystem};

@@ -15,6 +15,7 @@ pub mod schedule;
 pub mod serve;
 pub mod sync;
 pub mod tls;
+pub mod updates;
 
 /// Makes ring the process's rustls crypto provider (reqwest and sqlx both
 /// use rustls; Rivet builds them without a default provider so that only

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rivet_server::cli::{
     self, AdvisoryCommand, AuditCommand, Connection, EnrollmentTokenCommand, ExceptionCommand,
-    FindingCommand, HostCommand, TenantCommand, TokenCommand, UserCommand,
+    FindingCommand, HostCommand, RepositoryCommand, TenantCommand, TokenCommand, UserCommand,
 };
 use rivet_server::config::{Config, DEFAULT_CONFIG};
 
@@ -84,6 +84,9 @@ enum Command {
     /// Exceptions: accepted risks and workarounds, until they expire.
     #[command(subcommand)]
     Exceptions(ExceptionCommand),
+    /// Repositories whose metadata shows the hosts' missing updates.
+    #[command(subcommand)]
+    Repositories(RepositoryCommand),
     /// Assess an inventory file against advisory files, offline, with the
     /// server's engine (ASM-8).
     Scan {
@@ -169,6 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Hosts(cmd) => cli::hosts(&cli.conn, cmd).await?,
         Command::Findings(cmd) => cli::findings(&cli.conn, cmd).await?,
         Command::Exceptions(cmd) => cli::exceptions(&cli.conn, cmd).await?,
+        Command::Repositories(cmd) => cli::repositories(&cli.conn, cmd).await?,
         Command::EnrollmentToken(cmd) => cli::enrollment_token(&cli.conn, cmd).await?,
         Command::Scan {
             inventory,

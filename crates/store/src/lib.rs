@@ -16,6 +16,7 @@ mod exceptions;
 mod findings;
 mod hosts;
 pub(crate) mod jobs;
+mod repositories;
 mod row;
 mod sources;
 mod tenants;
@@ -52,6 +53,10 @@ pub use hosts::{
     InventoryOutcome, InventoryRefusal, InventoryStored, InventoryWrite, NewEnrollment,
 };
 pub use jobs::{JobKind, JobState, ReportReceipt, StoredJob};
+pub use repositories::{
+    ErratumOffer, NewRepository, OpenFixRow, Repository, RepositoryErratum, RepositoryKind,
+    RepositoryPackage, UpdateHost,
+};
 pub use sources::{AdvisorySource, NewSource};
 pub use tokens::{NewToken, TokenOwner};
 pub use users::{NewUser, UserPatch};

@@ -6,6 +6,7 @@
 mod differential_deb;
 mod differential_rpm;
 mod fleet;
+mod repository;
 mod rules;
 mod scan;
 

@@ -19,6 +19,7 @@ pub mod extract;
 mod findings;
 mod hosts;
 mod rollouts;
+mod repositories;
 mod sources;
 mod tenants;
 mod tokens;
@@ -157,6 +158,11 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(rollouts::report_problem))
         .routes(routes!(rollouts::close_problem))
         .routes(routes!(rollouts::run));
+        .routes(routes!(repositories::list, repositories::create))
+        .routes(routes!(repositories::get, repositories::delete))
+        .routes(routes!(repositories::import))
+        .routes(routes!(repositories::of_host))
+        .routes(routes!(repositories::summary));
     let (router, mut doc) = OpenApiRouter::<Api>::new()
         .nest("/api/v1", v1)
         .split_for_parts();
@@ -247,8 +253,9 @@ async fn limit_concurrency(
     }
 }
 
-/// How long an advisory upload or a source sync may take: they fetch,
-/// parse and store archives of tens of thousands of documents.
+/// How long an advisory upload, a source sync or a repository's metadata
+/// upload may take: they fetch, parse and store tens of thousands of
+/// records.
 pub const LONG_REQUEST: Duration = Duration::from_secs(30 * 60);
 
 /// Answers 503 when a request outlives its deadline: `server.request_timeout_secs`,
@@ -260,7 +267,8 @@ async fn deadline(
 ) -> Response {
     let path = req.uri().path();
     let long = path == "/api/v1/advisories/import"
-        || (path.starts_with("/api/v1/advisory-sources/") && path.ends_with("/sync"));
+        || (path.starts_with("/api/v1/advisory-sources/") && path.ends_with("/sync"))
+        || (path.starts_with("/api/v1/repositories/") && path.ends_with("/metadata"));
     // A check-in may wait up to agents.max_wait_secs (at most an hour) for
     // work; its own limit ends it, this one only catches a hung one.
     let limit = if long || path == "/api/v1/agent/checkin" {

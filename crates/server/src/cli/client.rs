@@ -138,13 +138,25 @@ impl Client {
         query: &[(&str, String)],
         bytes: Vec<u8>,
     ) -> anyhow::Result<Value> {
+        self.send_bytes(reqwest::Method::POST, path, query, bytes)
+            .await
+    }
+
+    /// Sends raw bytes to `/api/v1{path}` with `method`.
+    pub async fn send_bytes(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<Value> {
         let req = self
-            .request(reqwest::Method::POST, path)
+            .request(method.clone(), path)
             .query(query)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .timeout(std::time::Duration::from_secs(600))
             .body(bytes);
-        self.answer(reqwest::Method::POST, path, req).await
+        self.answer(method, path, req).await
     }
 
     /// GETs a document that is not JSON (an export) as raw bytes.

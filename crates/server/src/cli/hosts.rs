@@ -34,6 +34,19 @@ pub enum HostCommand {
         /// Host id.
         id: String,
     },
+    /// A host's missing updates: what its approved repositories offer
+    /// that is newer than what it has, classed (ASM-3).
+    Updates {
+        /// Host id.
+        id: String,
+        /// Only these classes, comma-separated (security,bugfix,
+        /// enhancement,major); major selects every major upgrade.
+        #[arg(long)]
+        class: Option<String>,
+        /// table or json (default: --output).
+        #[arg(long)]
+        format: Option<super::output::Output>,
+    },
     /// List a host's installed packages.
     Packages {
         /// Host id.
@@ -497,6 +510,9 @@ fn note_limit(output: Output, shown: usize, limit: usize) {
 pub async fn hosts(conn: &Connection, cmd: HostCommand) -> anyhow::Result<()> {
     let c = conn.client().await?;
     match cmd {
+        HostCommand::Updates { id, class, format } => {
+            super::repositories::host_updates(conn, &id, class, format).await?;
+        }
         HostCommand::List { search, limit } => {
             let items = c.list_all("/hosts", &search.query(), Some(limit)).await?;
             output::list(conn.output, &items, HOST_COLUMNS);

@@ -15,6 +15,7 @@ mod matrix;
 mod rollouts;
 mod scan_cli;
 mod sync;
+mod updates;
 
 /// Declares each listed `async fn(harness::TestServer)` as a test on every
 /// backend: `sqlite::name` and `postgres::name`.
@@ -75,6 +76,7 @@ on_every_backend!(
     sync::osv_archives_and_failures_by_url,
     sync::the_scheduler_syncs_due_sources,
     sync::source_passwords_are_not_shown,
+    updates::hosts_missing_updates_are_classed_per_tenant,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

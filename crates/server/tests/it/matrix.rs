@@ -265,6 +265,23 @@ async fn case(
                 let tenant = if foreign { w.b } else { w.a };
                 crate::rollouts::open_problem(s, tenant).await
             }
+            "repositories" => {
+                let tenant = if foreign { w.b } else { w.a };
+                let new = rivet_store::NewRepository {
+                    id: unique("repo-"),
+                    tenant_id: Some(tenant),
+                    name: unique("r-"),
+                    kind: rivet_store::RepositoryKind::Apt,
+                    ecosystem: "Debian:12".into(),
+                    security: false,
+                    approved: true,
+                };
+                s.store
+                    .create_repository(&new, &Actor::system(), s.now())
+                    .await
+                    .unwrap()
+                    .id
+            }
             other => panic!(
                 "no fixture for records under /{other}/{{id}} ({} {}): add one to matrix.rs",
                 op.method, op.path
@@ -331,6 +348,18 @@ async fn case(
             }))
         }
         "POST /api/v1/exceptions/{id}/revoke" => None,
+        "POST /api/v1/repositories" => {
+            foreign_record = foreign;
+            let tenant = if foreign { w.b } else { w.a };
+            Some(json!({
+                "tenant": tenant, "name": unique("r-"), "kind": "apt",
+                "ecosystem": "Debian:12", "approved": true
+            }))
+        }
+        "PUT /api/v1/repositories/{id}/metadata" => {
+            raw = Some("Package: hello\nVersion: 2.10-3+b1\nArchitecture: amd64\n\n".to_owned());
+            None
+        }
         "PUT /api/v1/tenants/{id}/deadline-policy" => Some(json!({
             "kev_days": 2, "critical_days": 3, "high_days": 7, "medium_days": 30,
             "low_days": 90, "count_from": "found"

@@ -53,4 +53,7 @@ on_every_backend!(
     findings_follow_their_lifecycle,
     changes_keep_their_revision_and_their_tenant,
     job_reports_are_recorded_once,
+    repositories_are_scoped_to_tenants,
+    repository_metadata_is_replaced_whole,
+    update_reads_group_hosts_by_package,
 );

@@ -1625,6 +1625,150 @@ pub async fn changes_keep_their_revision_and_their_tenant(store: Store) {
     assert!(
         store
             .close_problem_report("prb-1", "again", &actor, at(61))
+fn repo_package(name: &str, arch: &str, version: &str) -> rivet_store::RepositoryPackage {
+    rivet_store::RepositoryPackage {
+        name: name.into(),
+        arch: arch.into(),
+        version: version.into(),
+        source_name: name.into(),
+        source_version: version.into(),
+    }
+}
+
+fn new_repository(
+    tenant: Option<TenantId>,
+    name: &str,
+    ecosystem: &str,
+    approved: bool,
+) -> rivet_store::NewRepository {
+    rivet_store::NewRepository {
+        id: format!("repo-{}", uuid::Uuid::new_v4().simple()),
+        tenant_id: tenant,
+        name: name.into(),
+        kind: rivet_store::RepositoryKind::Apt,
+        ecosystem: ecosystem.into(),
+        security: false,
+        approved,
+    }
+}
+
+/// Repositories belong to a tenant or to every tenant (provider-wide);
+/// names are unique within each; listings show the provider-wide ones and
+/// the visible tenants' own; every change is audited.
+pub async fn repositories_are_scoped_to_tenants(store: Store) {
+    bootstrapped(&store).await;
+    let a = customer(&store, "Repo A").await;
+    let b = customer(&store, "Repo B").await;
+    let actor = Actor::system();
+    let before = audit_count(&store).await;
+    let shared = store
+        .create_repository(
+            &new_repository(None, "bookworm", "Debian:12", true),
+            &actor,
+            at(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(shared.tenant_id, None);
+    assert_eq!((shared.package_count, shared.imported_at), (0, None));
+    let own_a = store
+        .create_repository(
+            &new_repository(Some(a), "bookworm", "Debian:12", true),
+            &actor,
+            at(11),
+        )
+        .await
+        .unwrap();
+    let own_b = store
+        .create_repository(
+            &new_repository(Some(b), "internal", "Debian:12", false),
+            &actor,
+            at(12),
+        )
+        .await
+        .unwrap();
+    for duplicate in [
+        new_repository(None, "bookworm", "Debian:12", true),
+        new_repository(Some(a), "bookworm", "AlmaLinux:9", true),
+    ] {
+        let e = store
+            .create_repository(&duplicate, &actor, at(13))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+    }
+    assert_eq!(audit_count(&store).await, before + 3);
+
+    let page = PageRequest::new(Some(100), None).unwrap();
+    let names = |p: rivet_core::page::Page<rivet_store::Repository>| {
+        p.items.into_iter().map(|r| r.id).collect::<BTreeSet<_>>()
+    };
+    let only_a = Visibility::Tenants(BTreeSet::from([a]));
+    assert_eq!(
+        names(store.list_repositories(&only_a, None, &page).await.unwrap()),
+        BTreeSet::from([shared.id.clone(), own_a.id.clone()])
+    );
+    // With a tenant: only that tenant's own.
+    assert_eq!(
+        names(
+            store
+                .list_repositories(&only_a, Some(a), &page)
+                .await
+                .unwrap()
+        ),
+        BTreeSet::from([own_a.id.clone()])
+    );
+    assert!(
+        names(
+            store
+                .list_repositories(&only_a, Some(b), &page)
+                .await
+                .unwrap()
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        names(
+            store
+                .list_repositories(&Visibility::All, None, &page)
+                .await
+                .unwrap()
+        )
+        .len(),
+        3
+    );
+    // A host of A may use A's and the provider-wide approved repositories
+    // of its ecosystem; B's unapproved one serves nobody.
+    let usable = store.approved_repositories(a, "Debian:12").await.unwrap();
+    assert_eq!(
+        usable.iter().map(|r| r.id.clone()).collect::<BTreeSet<_>>(),
+        BTreeSet::from([shared.id.clone(), own_a.id.clone()])
+    );
+    assert!(
+        store
+            .approved_repositories(b, "Debian:12")
+            .await
+            .unwrap()
+            .len()
+            == 1
+    );
+    assert!(
+        store
+            .approved_repositories(a, "Debian:11")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let deleted = store
+        .delete_repository(&own_b.id, &actor, at(20))
+        .await
+        .unwrap();
+    assert_eq!(deleted.map(|r| r.id), Some(own_b.id.clone()));
+    assert!(store.get_repository(&own_b.id).await.unwrap().is_none());
+    assert!(
+        store
+            .delete_repository(&own_b.id, &actor, at(21))
             .await
             .unwrap()
             .is_none()
@@ -1789,4 +1933,227 @@ pub async fn job_reports_are_recorded_once(store: Store) {
         .map(|j| j.state)
         .collect();
     assert_eq!(states, [JobState::Succeeded, JobState::Skipped]);
+    assert_eq!(audit_count(&store).await, before + 4);
+    assert_eq!(store.verify_audit().await.unwrap().map(|_| ()), Ok(()));
+}
+
+/// An import replaces what a repository offers whole, in one transaction;
+/// errata are imported beside the packages; deleting the repository takes
+/// both along. The reads the missing updates make find them by name.
+pub async fn repository_metadata_is_replaced_whole(store: Store) {
+    bootstrapped(&store).await;
+    let actor = Actor::system();
+    let repo = store
+        .create_repository(
+            &new_repository(None, "baseos", "AlmaLinux:9", true),
+            &actor,
+            at(10),
+        )
+        .await
+        .unwrap();
+    // 12,001 packages: three statements, and a duplicate stored once.
+    let mut packages: Vec<_> = (0..12_000)
+        .map(|i| repo_package(&format!("pkg{i}"), "x86_64", "1.0-1.el9"))
+        .collect();
+    packages.push(repo_package("pkg7", "x86_64", "1.0-1.el9"));
+    packages.push(repo_package("openssl", "x86_64", "1:3.0.7-27.el9"));
+    let before = audit_count(&store).await;
+    let r = store
+        .import_repository_packages(&repo.id, &packages, "d1", &actor, at(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.package_count, 12_001);
+    assert_eq!(
+        (r.metadata_digest.as_deref(), r.imported_at),
+        (Some("d1"), Some(at(20)))
+    );
+    let ids = [repo.id.clone()];
+    let offers = store
+        .repository_offers(&ids, &["openssl".into(), "pkg7".into(), "absent".into()])
+        .await
+        .unwrap();
+    assert_eq!(offers.len(), 2);
+    assert!(offers.contains(&(
+        repo.id.clone(),
+        repo_package("openssl", "x86_64", "1:3.0.7-27.el9")
+    )));
+
+    let r = store
+        .import_repository_packages(
+            &repo.id,
+            &[repo_package("openssl", "x86_64", "1:3.0.7-28.el9")],
+            "d2",
+            &actor,
+            at(30),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.package_count, 1);
+    let offers = store
+        .repository_offers(&ids, &["openssl".into(), "pkg7".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        offers,
+        [(
+            repo.id.clone(),
+            repo_package("openssl", "x86_64", "1:3.0.7-28.el9")
+        )]
+    );
+
+    let erratum = rivet_store::RepositoryErratum {
+        id: "ALSA-2024:2447".into(),
+        kind: "security".into(),
+        severity: Some("Moderate".into()),
+        issued: Some("2024-04-30 00:00:00".into()),
+        title: Some("openssl security update".into()),
+        cves: vec!["CVE-2024-0727".into()],
+        references: vec!["RHSA-2024:2447".into()],
+        packages: vec![
+            ("openssl".into(), "x86_64".into(), "1:3.0.7-27.el9".into()),
+            (
+                "openssl-libs".into(),
+                "x86_64".into(),
+                "1:3.0.7-27.el9".into(),
+            ),
+        ],
+    };
+    let r = store
+        .import_repository_errata(&repo.id, &[erratum.clone(), erratum], "e1", &actor, at(40))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.erratum_count, r.package_count), (1, 1));
+    assert_eq!(r.errata_digest.as_deref(), Some("e1"));
+    let found = store
+        .repository_erratum_offers(&ids, &["openssl".into()])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (
+            found[0].erratum_id.as_str(),
+            found[0].kind.as_str(),
+            found[0].version.as_str()
+        ),
+        ("ALSA-2024:2447", "security", "1:3.0.7-27.el9")
+    );
+    assert!(
+        store
+            .import_repository_packages("repo-none", &packages, "x", &actor, at(50))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(audit_count(&store).await, before + 3);
+
+    store
+        .delete_repository(&repo.id, &actor, at(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .repository_offers(&ids, &["openssl".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .repository_erratum_offers(&ids, &["openssl".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.verify_audit().await.unwrap().map(|_| ()), Ok(()));
+}
+
+/// The reads behind the missing updates: hosts with their OS, the distinct
+/// packages they hold, which hosts hold which, and open findings' fixes.
+pub async fn update_reads_group_hosts_by_package(store: Store) {
+    use rivet_core::finding::Level;
+    use rivet_store::HostFindingsDraft;
+    bootstrapped(&store).await;
+    let tenant = customer(&store, "Updates").await;
+    let other = customer(&store, "Other").await;
+    let web = enrolled_host(&store, tenant, "web").await;
+    let db = enrolled_host(&store, tenant, "db").await;
+    let stranger = enrolled_host(&store, other, "x").await;
+    let write = |host, packages: &[(&str, &str)]| {
+        let store = store.clone();
+        let inventory = inventory_of(packages);
+        async move {
+            let digest = rivet_core::host::digest(&inventory);
+            let outcome = store
+                .store_inventory(rivet_store::InventoryWrite {
+                    host,
+                    inventory,
+                    digest,
+                    expected_base: None,
+                    at: at(100),
+                })
+                .await;
+            assert!(matches!(outcome, Ok(Ok(_))), "{outcome:?}");
+        }
+    };
+    write(web, &[("bash", "5.2.15-2"), ("openssl", "3.0.11-1")]).await;
+    write(db, &[("bash", "5.2.15-2"), ("curl", "7.88.1-10")]).await;
+    write(stranger, &[("bash", "5.2.15-2")]).await;
+
+    let only = Visibility::Tenants(BTreeSet::from([tenant]));
+    let hosts = store.update_hosts(&only, None, None).await.unwrap();
+    assert_eq!(
+        hosts.iter().map(|h| h.id).collect::<BTreeSet<_>>(),
+        BTreeSet::from([web, db])
+    );
+    assert!(
+        store
+            .update_hosts(&only, Some(other), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .update_hosts(&Visibility::All, None, Some(stranger))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let seqs: Vec<i64> = hosts.iter().map(|h| h.seq).collect();
+    let ids = store.distinct_package_ids(&seqs).await.unwrap();
+    assert_eq!(ids.len(), 3, "bash is one package on both hosts");
+    let packages = store.packages_by_id(&ids).await.unwrap();
+    let bash = packages.iter().find(|(_, p)| p.name == "bash").unwrap().0;
+    let holding = store.hosts_holding(&seqs, &[bash]).await.unwrap();
+    assert_eq!(holding.len(), 2);
+
+    let mut finding = draft("DSA-1", "openssl", "3.0.11-1", Level::High);
+    finding.fixed_version = Some("3.0.13-1".into());
+    store
+        .sync_findings(
+            &[HostFindingsDraft {
+                host: web,
+                findings: vec![finding],
+            }],
+            at(200),
+        )
+        .await
+        .unwrap();
+    let fixes = store
+        .open_fixes(&seqs, &["openssl".into(), "bash".into()])
+        .await
+        .unwrap();
+    assert_eq!(fixes.len(), 1);
+    assert_eq!(
+        (
+            fixes[0].fixed_version.as_str(),
+            fixes[0].advisory_id.as_str()
+        ),
+        ("3.0.13-1", "DSA-1")
+    );
 }
