@@ -157,7 +157,7 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(rollouts::roll_back))
         .routes(routes!(rollouts::report_problem))
         .routes(routes!(rollouts::close_problem))
-        .routes(routes!(rollouts::run));
+        .routes(routes!(rollouts::run))
         .routes(routes!(repositories::list, repositories::create))
         .routes(routes!(repositories::get, repositories::delete))
         .routes(routes!(repositories::import))

@@ -1625,150 +1625,6 @@ pub async fn changes_keep_their_revision_and_their_tenant(store: Store) {
     assert!(
         store
             .close_problem_report("prb-1", "again", &actor, at(61))
-fn repo_package(name: &str, arch: &str, version: &str) -> rivet_store::RepositoryPackage {
-    rivet_store::RepositoryPackage {
-        name: name.into(),
-        arch: arch.into(),
-        version: version.into(),
-        source_name: name.into(),
-        source_version: version.into(),
-    }
-}
-
-fn new_repository(
-    tenant: Option<TenantId>,
-    name: &str,
-    ecosystem: &str,
-    approved: bool,
-) -> rivet_store::NewRepository {
-    rivet_store::NewRepository {
-        id: format!("repo-{}", uuid::Uuid::new_v4().simple()),
-        tenant_id: tenant,
-        name: name.into(),
-        kind: rivet_store::RepositoryKind::Apt,
-        ecosystem: ecosystem.into(),
-        security: false,
-        approved,
-    }
-}
-
-/// Repositories belong to a tenant or to every tenant (provider-wide);
-/// names are unique within each; listings show the provider-wide ones and
-/// the visible tenants' own; every change is audited.
-pub async fn repositories_are_scoped_to_tenants(store: Store) {
-    bootstrapped(&store).await;
-    let a = customer(&store, "Repo A").await;
-    let b = customer(&store, "Repo B").await;
-    let actor = Actor::system();
-    let before = audit_count(&store).await;
-    let shared = store
-        .create_repository(
-            &new_repository(None, "bookworm", "Debian:12", true),
-            &actor,
-            at(10),
-        )
-        .await
-        .unwrap();
-    assert_eq!(shared.tenant_id, None);
-    assert_eq!((shared.package_count, shared.imported_at), (0, None));
-    let own_a = store
-        .create_repository(
-            &new_repository(Some(a), "bookworm", "Debian:12", true),
-            &actor,
-            at(11),
-        )
-        .await
-        .unwrap();
-    let own_b = store
-        .create_repository(
-            &new_repository(Some(b), "internal", "Debian:12", false),
-            &actor,
-            at(12),
-        )
-        .await
-        .unwrap();
-    for duplicate in [
-        new_repository(None, "bookworm", "Debian:12", true),
-        new_repository(Some(a), "bookworm", "AlmaLinux:9", true),
-    ] {
-        let e = store
-            .create_repository(&duplicate, &actor, at(13))
-            .await
-            .unwrap_err();
-        assert!(matches!(e, StoreError::Conflict(_)), "{e}");
-    }
-    assert_eq!(audit_count(&store).await, before + 3);
-
-    let page = PageRequest::new(Some(100), None).unwrap();
-    let names = |p: rivet_core::page::Page<rivet_store::Repository>| {
-        p.items.into_iter().map(|r| r.id).collect::<BTreeSet<_>>()
-    };
-    let only_a = Visibility::Tenants(BTreeSet::from([a]));
-    assert_eq!(
-        names(store.list_repositories(&only_a, None, &page).await.unwrap()),
-        BTreeSet::from([shared.id.clone(), own_a.id.clone()])
-    );
-    // With a tenant: only that tenant's own.
-    assert_eq!(
-        names(
-            store
-                .list_repositories(&only_a, Some(a), &page)
-                .await
-                .unwrap()
-        ),
-        BTreeSet::from([own_a.id.clone()])
-    );
-    assert!(
-        names(
-            store
-                .list_repositories(&only_a, Some(b), &page)
-                .await
-                .unwrap()
-        )
-        .is_empty()
-    );
-    assert_eq!(
-        names(
-            store
-                .list_repositories(&Visibility::All, None, &page)
-                .await
-                .unwrap()
-        )
-        .len(),
-        3
-    );
-    // A host of A may use A's and the provider-wide approved repositories
-    // of its ecosystem; B's unapproved one serves nobody.
-    let usable = store.approved_repositories(a, "Debian:12").await.unwrap();
-    assert_eq!(
-        usable.iter().map(|r| r.id.clone()).collect::<BTreeSet<_>>(),
-        BTreeSet::from([shared.id.clone(), own_a.id.clone()])
-    );
-    assert!(
-        store
-            .approved_repositories(b, "Debian:12")
-            .await
-            .unwrap()
-            .len()
-            == 1
-    );
-    assert!(
-        store
-            .approved_repositories(a, "Debian:11")
-            .await
-            .unwrap()
-            .is_empty()
-    );
-
-    let deleted = store
-        .delete_repository(&own_b.id, &actor, at(20))
-        .await
-        .unwrap();
-    assert_eq!(deleted.map(|r| r.id), Some(own_b.id.clone()));
-    assert!(store.get_repository(&own_b.id).await.unwrap().is_none());
-    assert!(
-        store
-            .delete_repository(&own_b.id, &actor, at(21))
             .await
             .unwrap()
             .is_none()
@@ -1933,6 +1789,156 @@ pub async fn job_reports_are_recorded_once(store: Store) {
         .map(|j| j.state)
         .collect();
     assert_eq!(states, [JobState::Succeeded, JobState::Skipped]);
+}
+
+fn repo_package(name: &str, arch: &str, version: &str) -> rivet_store::RepositoryPackage {
+    rivet_store::RepositoryPackage {
+        name: name.into(),
+        arch: arch.into(),
+        version: version.into(),
+        source_name: name.into(),
+        source_version: version.into(),
+    }
+}
+
+fn new_repository(
+    tenant: Option<TenantId>,
+    name: &str,
+    ecosystem: &str,
+    approved: bool,
+) -> rivet_store::NewRepository {
+    rivet_store::NewRepository {
+        id: format!("repo-{}", uuid::Uuid::new_v4().simple()),
+        tenant_id: tenant,
+        name: name.into(),
+        kind: rivet_store::RepositoryKind::Apt,
+        ecosystem: ecosystem.into(),
+        security: false,
+        approved,
+    }
+}
+
+/// Repositories belong to a tenant or to every tenant (provider-wide);
+/// names are unique within each; listings show the provider-wide ones and
+/// the visible tenants' own; every change is audited.
+pub async fn repositories_are_scoped_to_tenants(store: Store) {
+    bootstrapped(&store).await;
+    let a = customer(&store, "Repo A").await;
+    let b = customer(&store, "Repo B").await;
+    let actor = Actor::system();
+    let before = audit_count(&store).await;
+    let shared = store
+        .create_repository(
+            &new_repository(None, "bookworm", "Debian:12", true),
+            &actor,
+            at(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(shared.tenant_id, None);
+    assert_eq!((shared.package_count, shared.imported_at), (0, None));
+    let own_a = store
+        .create_repository(
+            &new_repository(Some(a), "bookworm", "Debian:12", true),
+            &actor,
+            at(11),
+        )
+        .await
+        .unwrap();
+    let own_b = store
+        .create_repository(
+            &new_repository(Some(b), "internal", "Debian:12", false),
+            &actor,
+            at(12),
+        )
+        .await
+        .unwrap();
+    for duplicate in [
+        new_repository(None, "bookworm", "Debian:12", true),
+        new_repository(Some(a), "bookworm", "AlmaLinux:9", true),
+    ] {
+        let e = store
+            .create_repository(&duplicate, &actor, at(13))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+    }
+    assert_eq!(audit_count(&store).await, before + 3);
+
+    let page = PageRequest::new(Some(100), None).unwrap();
+    let names = |p: rivet_core::page::Page<rivet_store::Repository>| {
+        p.items.into_iter().map(|r| r.id).collect::<BTreeSet<_>>()
+    };
+    let only_a = Visibility::Tenants(BTreeSet::from([a]));
+    assert_eq!(
+        names(store.list_repositories(&only_a, None, &page).await.unwrap()),
+        BTreeSet::from([shared.id.clone(), own_a.id.clone()])
+    );
+    // With a tenant: only that tenant's own.
+    assert_eq!(
+        names(
+            store
+                .list_repositories(&only_a, Some(a), &page)
+                .await
+                .unwrap()
+        ),
+        BTreeSet::from([own_a.id.clone()])
+    );
+    assert!(
+        names(
+            store
+                .list_repositories(&only_a, Some(b), &page)
+                .await
+                .unwrap()
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        names(
+            store
+                .list_repositories(&Visibility::All, None, &page)
+                .await
+                .unwrap()
+        )
+        .len(),
+        3
+    );
+    // A host of A may use A's and the provider-wide approved repositories
+    // of its ecosystem; B's unapproved one serves nobody.
+    let usable = store.approved_repositories(a, "Debian:12").await.unwrap();
+    assert_eq!(
+        usable.iter().map(|r| r.id.clone()).collect::<BTreeSet<_>>(),
+        BTreeSet::from([shared.id.clone(), own_a.id.clone()])
+    );
+    assert!(
+        store
+            .approved_repositories(b, "Debian:12")
+            .await
+            .unwrap()
+            .len()
+            == 1
+    );
+    assert!(
+        store
+            .approved_repositories(a, "Debian:11")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let deleted = store
+        .delete_repository(&own_b.id, &actor, at(20))
+        .await
+        .unwrap();
+    assert_eq!(deleted.map(|r| r.id), Some(own_b.id.clone()));
+    assert!(store.get_repository(&own_b.id).await.unwrap().is_none());
+    assert!(
+        store
+            .delete_repository(&own_b.id, &actor, at(21))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(audit_count(&store).await, before + 4);
     assert_eq!(store.verify_audit().await.unwrap().map(|_| ()), Ok(()));
 }
