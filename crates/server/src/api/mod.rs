@@ -22,6 +22,7 @@ mod sources;
 mod tenants;
 mod tokens;
 mod users;
+mod windows;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -143,7 +144,14 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(findings::get_policy, findings::set_policy))
         .routes(routes!(exceptions::create, exceptions::list))
         .routes(routes!(exceptions::get))
-        .routes(routes!(exceptions::revoke));
+        .routes(routes!(exceptions::revoke))
+        .routes(routes!(windows::create_window, windows::list_windows))
+        .routes(routes!(windows::get_window, windows::delete_window))
+        .routes(routes!(windows::create_freeze, windows::list_freezes))
+        .routes(routes!(windows::delete_freeze))
+        .routes(routes!(windows::calendar))
+        .routes(routes!(windows::of_host))
+        .routes(routes!(windows::get_ring_plan, windows::set_ring_plan));
     let (router, mut doc) = OpenApiRouter::<Api>::new()
         .nest("/api/v1", v1)
         .split_for_parts();

@@ -7,6 +7,7 @@ pub mod client;
 mod findings;
 mod hosts;
 pub mod output;
+mod windows;
 
 use std::io::{BufRead, Write};
 
@@ -19,6 +20,9 @@ use client::{Client, Credentials};
 pub use findings::{ExceptionCommand, FindingCommand, PolicyCommand, exceptions, findings};
 pub use hosts::{EnrollmentTokenCommand, HostCommand, enrollment_token, hosts};
 use output::Output;
+pub use windows::{
+    CalendarArgs, FreezeCommand, RingCommand, WindowCommand, calendar, freezes, rings, windows,
+};
 
 /// Where to reach the server.
 #[derive(Debug, Args, Clone)]
