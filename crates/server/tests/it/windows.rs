@@ -513,6 +513,30 @@ pub async fn host_windows_follow_groups_and_the_attribute(s: &TestServer) {
     wednesday["start"] = json!("2026-11-25T22:00");
     wednesday["rrule"] = json!("FREQ=WEEKLY;BYDAY=WE");
     window(s, a, Some("web"), wednesday).await;
+    // The listing pages by tenant and name.
+    let first = s
+        .get(
+            &format!("/api/v1/windows?tenant={a}&limit=2"),
+            &s.admin.token,
+        )
+        .await;
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let rest = s
+        .get(
+            &format!("/api/v1/windows?tenant={a}&limit=2&after={cursor}"),
+            &s.admin.token,
+        )
+        .await;
+    let listed: Vec<&Value> = first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest.body["items"].as_array().unwrap())
+        .map(|w| &w["name"])
+        .collect();
+    assert_eq!(listed, ["saturday", "sunday-night", "web-wednesday"]);
+    assert_eq!(rest.body["next_cursor"], Value::Null);
+
     let host = s.host(a, "web1").await.to_string();
     let names = |r: &Reply| -> Vec<(String, String)> {
         r.body["windows"]
