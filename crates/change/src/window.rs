@@ -154,6 +154,12 @@ impl Window {
         &self.spec
     }
 
+    /// The window's time zone, from the bundled database: to show its
+    /// occurrences in the customer's local time.
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
     /// The occurrence open at `at`, freezes not considered. Occurrences
     /// that overlap or touch are one.
     pub fn occurrence_at(&self, at: Timestamp) -> Option<Interval> {

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rivet_server::cli::{
-    self, AdvisoryCommand, AuditCommand, Connection, EnrollmentTokenCommand, ExceptionCommand,
-    FindingCommand, HostCommand, RepositoryCommand, TenantCommand, TokenCommand, UserCommand,
+    self, AdvisoryCommand, AuditCommand, CalendarArgs, Connection, EnrollmentTokenCommand,
+    ExceptionCommand, FindingCommand, FreezeCommand, HostCommand, RepositoryCommand, RingCommand,
+    TenantCommand, TokenCommand, UserCommand, WindowCommand,
 };
 use rivet_server::config::{Config, DEFAULT_CONFIG};
 
@@ -87,6 +88,17 @@ enum Command {
     /// Repositories whose metadata shows the hosts' missing updates.
     #[command(subcommand)]
     Repositories(RepositoryCommand),
+    /// Maintenance windows: recurring, in the customer's time zone.
+    #[command(subcommand)]
+    Windows(WindowCommand),
+    /// Change freezes: no window opens while one holds.
+    #[command(subcommand)]
+    Freezes(FreezeCommand),
+    /// A tenant's calendar: window openings, freezes and planned changes.
+    Calendar(CalendarArgs),
+    /// Ring plans: pilot first, broad last.
+    #[command(subcommand)]
+    Rings(RingCommand),
     /// Assess an inventory file against advisory files, offline, with the
     /// server's engine (ASM-8).
     Scan {
@@ -173,6 +185,10 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Findings(cmd) => cli::findings(&cli.conn, cmd).await?,
         Command::Exceptions(cmd) => cli::exceptions(&cli.conn, cmd).await?,
         Command::Repositories(cmd) => cli::repositories(&cli.conn, cmd).await?,
+        Command::Windows(cmd) => cli::windows(&cli.conn, cmd).await?,
+        Command::Freezes(cmd) => cli::freezes(&cli.conn, cmd).await?,
+        Command::Calendar(args) => cli::calendar(&cli.conn, args).await?,
+        Command::Rings(cmd) => cli::rings(&cli.conn, cmd).await?,
         Command::EnrollmentToken(cmd) => cli::enrollment_token(&cli.conn, cmd).await?,
         Command::Scan {
             inventory,

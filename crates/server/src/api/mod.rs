@@ -24,6 +24,7 @@ mod sources;
 mod tenants;
 mod tokens;
 mod users;
+mod windows;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -162,7 +163,14 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(repositories::get, repositories::delete))
         .routes(routes!(repositories::import))
         .routes(routes!(repositories::of_host))
-        .routes(routes!(repositories::summary));
+        .routes(routes!(repositories::summary))
+        .routes(routes!(windows::create_window, windows::list_windows))
+        .routes(routes!(windows::get_window, windows::delete_window))
+        .routes(routes!(windows::create_freeze, windows::list_freezes))
+        .routes(routes!(windows::delete_freeze))
+        .routes(routes!(windows::calendar))
+        .routes(routes!(windows::of_host))
+        .routes(routes!(windows::get_ring_plan, windows::set_ring_plan));
     let (router, mut doc) = OpenApiRouter::<Api>::new()
         .nest("/api/v1", v1)
         .split_for_parts();

@@ -8,6 +8,7 @@ mod findings;
 mod hosts;
 pub mod output;
 mod repositories;
+mod windows;
 
 use std::io::{BufRead, Write};
 
@@ -21,6 +22,9 @@ pub use findings::{ExceptionCommand, FindingCommand, PolicyCommand, exceptions, 
 pub use hosts::{EnrollmentTokenCommand, HostCommand, enrollment_token, hosts};
 use output::Output;
 pub use repositories::{RepositoryCommand, repositories};
+pub use windows::{
+    CalendarArgs, FreezeCommand, RingCommand, WindowCommand, calendar, freezes, rings, windows,
+};
 
 /// Where to reach the server.
 #[derive(Debug, Args, Clone)]

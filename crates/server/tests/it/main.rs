@@ -16,6 +16,7 @@ mod rollouts;
 mod scan_cli;
 mod sync;
 mod updates;
+mod windows;
 
 /// Declares each listed `async fn(harness::TestServer)` as a test on every
 /// backend: `sqlite::name` and `postgres::name`.
@@ -77,6 +78,14 @@ on_every_backend!(
     sync::the_scheduler_syncs_due_sources,
     sync::source_passwords_are_not_shown,
     updates::hosts_missing_updates_are_classed_per_tenant,
+    windows::windows_open_at_the_right_instants_across_daylight_saving,
+    windows::bad_windows_are_refused_naming_the_field,
+    windows::a_freeze_pushes_a_host_to_its_following_opening,
+    windows::host_windows_follow_groups_and_the_attribute,
+    windows::tenants_and_roles_are_kept_apart,
+    windows::ring_plans_round_trip_and_count_hosts,
+    windows::the_calendar_shows_openings_cancellations_and_changes,
+    windows::windows_are_managed_from_the_command_line,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -282,6 +282,42 @@ async fn case(
                     .unwrap()
                     .id
             }
+            "windows" => {
+                let tenant = if foreign { w.b } else { w.a };
+                let spec = window_spec(&unique("w-"));
+                let window = rivet_change::window::Window::new(spec).unwrap();
+                let stored = rivet_store::StoredWindow {
+                    id: unique("win-"),
+                    tenant_id: tenant,
+                    group: None,
+                    name: window.name().to_owned(),
+                    body: serde_json::to_value(&window).unwrap(),
+                    created_by: "matrix".into(),
+                    created_at: s.now(),
+                };
+                s.store
+                    .create_window(&stored, &Actor::system(), s.now())
+                    .await
+                    .unwrap()
+                    .id
+            }
+            "freezes" => {
+                let tenant = if foreign { w.b } else { w.a };
+                let stored = rivet_store::StoredFreeze {
+                    id: unique("frz-"),
+                    tenant_id: Some(tenant),
+                    starts_at: s.now(),
+                    ends_at: s.now() + jiff::SignedDuration::from_hours(2),
+                    reason: "matrix".into(),
+                    created_by: "matrix".into(),
+                    created_at: s.now(),
+                };
+                s.store
+                    .create_freeze(&stored, &Actor::system(), s.now())
+                    .await
+                    .unwrap()
+                    .id
+            }
             other => panic!(
                 "no fixture for records under /{other}/{{id}} ({} {}): add one to matrix.rs",
                 op.method, op.path
@@ -373,6 +409,27 @@ async fn case(
         }
         "POST /api/v1/problems/{id}/close" => Some(json!({"resolution": "matrix"})),
         "POST /api/v1/rollouts/run" => None,
+        "POST /api/v1/windows" => {
+            foreign_record = foreign;
+            let tenant = if foreign { w.b } else { w.a };
+            Some(json!({"tenant": tenant, "spec": window_spec(&unique("w-"))}))
+        }
+        "POST /api/v1/freezes" => {
+            foreign_record = foreign;
+            let tenant = if foreign { w.b } else { w.a };
+            Some(json!({
+                "tenant": tenant, "reason": "matrix", "start": s.now().to_string(),
+                "end": (s.now() + jiff::SignedDuration::from_hours(2)).to_string()
+            }))
+        }
+        "PUT /api/v1/tenants/{id}/ring-plan" => Some(json!([{"name": "broad"}])),
+        "GET /api/v1/calendar" => {
+            // The calendar is always of one tenant: a foreign one is 404.
+            foreign_record = foreign;
+            let tenant = if foreign { w.b } else { w.a };
+            path = format!("{path}?tenant={tenant}");
+            None
+        }
         "POST /api/v1/advisories/import" => {
             Some(json!({"id": unique("UP-"), "modified": "2026-01-01T00:00:00Z", "affected": []}))
         }
@@ -403,6 +460,15 @@ async fn case(
         foreign_query,
         foreign_record,
     })
+}
+
+/// A valid window spec named `name`.
+fn window_spec(name: &str) -> rivet_change::window::WindowSpec {
+    serde_json::from_value(json!({
+        "name": name, "time_zone": "Europe/Berlin", "start": "2026-11-29T02:00",
+        "rrule": "FREQ=WEEKLY;BYDAY=SU", "duration": "2h",
+    }))
+    .unwrap()
 }
 
 /// The tenant a listed item belongs to.
