@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod intake;
 pub mod password;
+pub mod patch_cycle;
 pub mod schedule;
 pub mod serve;
 pub mod sync;

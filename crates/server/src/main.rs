@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rivet_server::cli::{
-    self, AdvisoryCommand, AuditCommand, Connection, EnrollmentTokenCommand, ExceptionCommand,
-    FindingCommand, HostCommand, TenantCommand, TokenCommand, UserCommand,
+    self, AdvisoryCommand, AuditCommand, ChangeCommand, Connection, EnrollmentTokenCommand,
+    ExceptionCommand, FindingCommand, HostCommand, PoliciesCommand, TenantCommand, TokenCommand,
+    UserCommand,
 };
 use rivet_server::config::{Config, DEFAULT_CONFIG};
 
@@ -84,6 +85,13 @@ enum Command {
     /// Exceptions: accepted risks and workarounds, until they expire.
     #[command(subcommand)]
     Exceptions(ExceptionCommand),
+    /// Change requests: create, submit, approve, schedule, order, templates,
+    /// patch cycles.
+    #[command(subcommand)]
+    Changes(ChangeCommand),
+    /// A tenant's approval and update-class policies.
+    #[command(subcommand)]
+    Policies(PoliciesCommand),
     /// Assess an inventory file against advisory files, offline, with the
     /// server's engine (ASM-8).
     Scan {
@@ -170,6 +178,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Findings(cmd) => cli::findings(&cli.conn, cmd).await?,
         Command::Exceptions(cmd) => cli::exceptions(&cli.conn, cmd).await?,
         Command::EnrollmentToken(cmd) => cli::enrollment_token(&cli.conn, cmd).await?,
+        Command::Changes(cmd) => cli::changes(&cli.conn, cmd).await?,
+        Command::Policies(cmd) => cli::policies(&cli.conn, cmd).await?,
         Command::Scan {
             inventory,
             inventory_format,

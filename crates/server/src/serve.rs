@@ -116,6 +116,11 @@ pub async fn start(
         store.clone(),
         clock.clone(),
     ));
+    background.spawn(crate::patch_cycle::run_patch_cycles(
+        store.clone(),
+        clock.clone(),
+        std::time::Duration::from_secs(300),
+    ));
     background.spawn(crate::api::agent::run_flusher(
         api.clone(),
         std::time::Duration::from_secs(2),

@@ -12,6 +12,7 @@ mod advisories;
 pub mod agent;
 mod audit;
 mod auth;
+pub mod changes;
 mod enrollment;
 pub mod error;
 mod exceptions;
@@ -143,7 +144,26 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(findings::get_policy, findings::set_policy))
         .routes(routes!(exceptions::create, exceptions::list))
         .routes(routes!(exceptions::get))
-        .routes(routes!(exceptions::revoke));
+        .routes(routes!(exceptions::revoke))
+        .routes(routes!(changes::create, changes::list))
+        .routes(routes!(changes::order))
+        .routes(routes!(changes::get, changes::amend))
+        .routes(routes!(changes::submit))
+        .routes(routes!(changes::expedite))
+        .routes(routes!(changes::revise))
+        .routes(routes!(changes::schedule))
+        .routes(routes!(changes::cancel))
+        .routes(routes!(changes::review))
+        .routes(routes!(changes::approve))
+        .routes(routes!(changes::reject))
+        .routes(routes!(
+            changes::get_approval_policy,
+            changes::set_approval_policy
+        ))
+        .routes(routes!(changes::get_update_policy, changes::set_update_policy))
+        .routes(routes!(changes::get_templates, changes::set_templates))
+        .routes(routes!(changes::get_patch_cycle, changes::set_patch_cycle))
+        .routes(routes!(changes::run_patch_cycle));
     let (router, mut doc) = OpenApiRouter::<Api>::new()
         .nest("/api/v1", v1)
         .split_for_parts();
