@@ -113,7 +113,8 @@ impl PatchCycleSpec {
 
     /// Whether a finding is one the cycle patches.
     fn selects(&self, f: &Finding) -> bool {
-        f.state == FindingState::Open && (self.severities.contains(&f.severity) || (self.kev && f.kev))
+        f.state == FindingState::Open
+            && (self.severities.contains(&f.severity) || (self.kev && f.kev))
     }
 }
 
@@ -314,8 +315,8 @@ async fn open_findings(
     let mut all = Vec::new();
     let mut after = None;
     loop {
-        let page = PageRequest::new(Some(1000), after)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let page =
+            PageRequest::new(Some(1000), after).map_err(|e| ApiError::internal(e.to_string()))?;
         let found = store
             .list_findings(&Visibility::All, &filter, &page, at)
             .await?;
@@ -344,8 +345,8 @@ async fn make_change(
     let mut hosts = BTreeSet::new();
     let mut after = None;
     loop {
-        let page = PageRequest::new(Some(1000), after)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let page =
+            PageRequest::new(Some(1000), after).map_err(|e| ApiError::internal(e.to_string()))?;
         let found = store.list_hosts(&Visibility::All, &ring, &page).await?;
         hosts.extend(found.items.iter().map(|h| h.id));
         match found.next_cursor {
@@ -522,8 +523,8 @@ pub async fn run_due_patch_cycles(
     let mut runs = Vec::new();
     let mut after = None;
     loop {
-        let page = PageRequest::new(Some(1000), after)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let page =
+            PageRequest::new(Some(1000), after).map_err(|e| ApiError::internal(e.to_string()))?;
         let tenants = store.list_tenants(&Visibility::All, &page).await?;
         for tenant in &tenants.items {
             match run_if_due(store, tenant.id, now).await {
@@ -609,7 +610,13 @@ mod tests {
         }
     }
 
-    fn finding(host: HostId, package: &str, fixed: Option<&str>, severity: Level, kev: bool) -> Finding {
+    fn finding(
+        host: HostId,
+        package: &str,
+        fixed: Option<&str>,
+        severity: Level,
+        kev: bool,
+    ) -> Finding {
         let t = at("2026-11-01T00:00:00Z");
         Finding {
             id: 1,
@@ -663,14 +670,25 @@ mod tests {
         let got: Vec<String> = s.patches.iter().map(ToString::to_string).collect();
         assert_eq!(
             got,
-            ["openssl:amd64 1.10-1", "sudo:amd64 1.9.16-1", "zlib1g:amd64 1:1.2-1"]
+            [
+                "openssl:amd64 1.10-1",
+                "sudo:amd64 1.9.16-1",
+                "zlib1g:amd64 1:1.2-1"
+            ]
         );
         assert_eq!(s.findings, 5);
         assert_eq!(s.skipped_without_fix, 1);
         assert_eq!(s.advisories.len(), 5);
-        assert!(s.patches.iter().all(|p| p.class() == Some(UpdateClass::Security)));
+        assert!(
+            s.patches
+                .iter()
+                .all(|p| p.class() == Some(UpdateClass::Security))
+        );
         let text = description(&spec(), &s);
-        assert!(text.contains("1 open findings have no fixed version"), "{text}");
+        assert!(
+            text.contains("1 open findings have no fixed version"),
+            "{text}"
+        );
         assert!(text.contains("severities: critical, high"), "{text}");
     }
 

@@ -29,8 +29,7 @@ use rivet_change::approval::{
 };
 use rivet_change::change::{
     AmendError, Change, ChangeId, ChangeKind, ChangeState, ChangeTemplate, InvalidChange,
-    NewChange, Order, Patch, Refusal, Risk, Schedule, TEXT_MAX, TITLE_MAX, Target,
-    TransitionError,
+    NewChange, Order, Patch, Refusal, Risk, Schedule, TEXT_MAX, TITLE_MAX, Target, TransitionError,
 };
 use rivet_change::policy::{ChangeDecision, Decision, UpdatePolicy, decide_change};
 use rivet_change::window::is_open;
@@ -82,7 +81,8 @@ pub struct Record {
 impl Record {
     /// Reads a stored change.
     pub fn read(stored: StoredChange) -> Result<Record, ApiError> {
-        let corrupt = |e: serde_json::Error| ApiError::internal(format!("change {}: {e}", stored.id));
+        let corrupt =
+            |e: serde_json::Error| ApiError::internal(format!("change {}: {e}", stored.id));
         let change: Change = serde_json::from_value(stored.body.clone()).map_err(corrupt)?;
         let approvals = match stored.body.get("approvals") {
             Some(votes) => serde_json::from_value(votes.clone()).map_err(corrupt)?,
@@ -207,8 +207,8 @@ async fn all_hosts(store: &Store, filter: &HostFilter) -> Result<Vec<Host>, ApiE
     let mut hosts = Vec::new();
     let mut after = None;
     loop {
-        let page = PageRequest::new(Some(1000), after)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let page =
+            PageRequest::new(Some(1000), after).map_err(|e| ApiError::internal(e.to_string()))?;
         let found = store.list_hosts(&Visibility::All, filter, &page).await?;
         hosts.extend(found.items);
         match found.next_cursor {
@@ -270,7 +270,7 @@ async fn check_target_hosts(store: &Store, change: &Change) -> Result<(), ApiErr
                 Ok(id) => store.get_host(id).await?,
                 Err(_) => None,
             };
-            if !found.is_some_and(|h| h.tenant_id == change.tenant()) {
+            if found.is_none_or(|h| h.tenant_id != change.tenant()) {
                 return Err(ApiError::invalid(
                     &format!("targets[{i}].host"),
                     format!("{id} is not a host of the change's tenant"),
@@ -503,10 +503,7 @@ pub(crate) async fn create_draft(
         .map_err(invalid_change)?;
     check_target_hosts(&api.store, &change).await?;
     let row = stored_change(&change, &[], 1, now, now)?;
-    let created = api
-        .store
-        .create_change(&row, &actor(caller), now)
-        .await?;
+    let created = api.store.create_change(&row, &actor(caller), now).await?;
     view(&api.store, Record::read(created)?).await
 }
 
@@ -610,7 +607,10 @@ pub async fn order(
         return Err(ApiError::invalid("text", "must say what is wanted and why"));
     }
     if req.packages.is_empty() {
-        return Err(ApiError::invalid("packages", "at least one package is required"));
+        return Err(ApiError::invalid(
+            "packages",
+            "at least one package is required",
+        ));
     }
     let title = match &req.title {
         Some(t) => t.clone(),
@@ -1334,7 +1334,14 @@ pub async fn set_templates(
     if !errors.is_empty() {
         return Err(ApiError::new(ErrorKind::Invalid, errors.join("; ")));
     }
-    put_setting(&api, &caller, id, ChangeSetting::ChangeTemplates, &templates).await?;
+    put_setting(
+        &api,
+        &caller,
+        id,
+        ChangeSetting::ChangeTemplates,
+        &templates,
+    )
+    .await?;
     Ok(Json(templates))
 }
 
@@ -1459,7 +1466,7 @@ mod tests {
         let plain: Change = serde_json::from_value(row.body.clone()).unwrap();
         assert_eq!(plain, c);
         let record = Record::read(row).unwrap();
-        assert_eq!(record.approvals, [vote.clone()]);
+        assert_eq!(record.approvals, std::slice::from_ref(&vote));
         assert_eq!(record.to_stored().unwrap().revision, 3);
         assert!(customer_approved(&c, &record.approvals));
         // A later rejection by the same approver replaces the approval; a

@@ -160,7 +160,10 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
             changes::get_approval_policy,
             changes::set_approval_policy
         ))
-        .routes(routes!(changes::get_update_policy, changes::set_update_policy))
+        .routes(routes!(
+            changes::get_update_policy,
+            changes::set_update_policy
+        ))
         .routes(routes!(changes::get_templates, changes::set_templates))
         .routes(routes!(changes::get_patch_cycle, changes::set_patch_cycle))
         .routes(routes!(changes::run_patch_cycle));

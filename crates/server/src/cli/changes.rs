@@ -297,7 +297,8 @@ pub async fn changes(conn: &Connection, cmd: ChangeCommand) -> anyhow::Result<()
                 let Some((name, version)) = p.split_once('=') else {
                     bail!("--package {p:?}: write NAME=VERSION");
                 };
-                wanted.push(json!({"name": name.trim(), "version": version.trim(), "class": class}));
+                wanted
+                    .push(json!({"name": name.trim(), "version": version.trim(), "class": class}));
             }
             let body = json!({"tenant": tenant, "packages": wanted, "text": text, "title": title});
             let change = c
@@ -307,19 +308,22 @@ pub async fn changes(conn: &Connection, cmd: ChangeCommand) -> anyhow::Result<()
         }
         ChangeCommand::Templates(cmd) => return templates(conn, &c, cmd).await,
         ChangeCommand::PatchCycle(cmd) => return patch_cycle(conn, &c, cmd).await,
-        ChangeCommand::Submit { id, comment } => {
-            (change_path(&id, Some("submit")), json!({"comment": comment}))
-        }
+        ChangeCommand::Submit { id, comment } => (
+            change_path(&id, Some("submit")),
+            json!({"comment": comment}),
+        ),
         ChangeCommand::Expedite { id, comment } => (
             change_path(&id, Some("expedite")),
             json!({"comment": comment}),
         ),
-        ChangeCommand::Revise { id, comment } => {
-            (change_path(&id, Some("revise")), json!({"comment": comment}))
-        }
-        ChangeCommand::Cancel { id, comment } => {
-            (change_path(&id, Some("cancel")), json!({"comment": comment}))
-        }
+        ChangeCommand::Revise { id, comment } => (
+            change_path(&id, Some("revise")),
+            json!({"comment": comment}),
+        ),
+        ChangeCommand::Cancel { id, comment } => (
+            change_path(&id, Some("cancel")),
+            json!({"comment": comment}),
+        ),
         ChangeCommand::Schedule { id, at, comment } => (
             change_path(&id, Some("schedule")),
             json!({"planned_start": at, "comment": comment}),
@@ -328,9 +332,10 @@ pub async fn changes(conn: &Connection, cmd: ChangeCommand) -> anyhow::Result<()
             change_path(&id, Some("approve")),
             json!({"comment": comment}),
         ),
-        ChangeCommand::Reject { id, comment } => {
-            (change_path(&id, Some("reject")), json!({"comment": comment}))
-        }
+        ChangeCommand::Reject { id, comment } => (
+            change_path(&id, Some("reject")),
+            json!({"comment": comment}),
+        ),
         ChangeCommand::Review { id, notes } => {
             (change_path(&id, Some("review")), json!({"notes": notes}))
         }
@@ -384,10 +389,7 @@ fn show(out: Output, v: &Value) {
     let text = |x: &Value| x.as_str().map(str::to_owned).unwrap_or_else(|| "-".into());
     let status = match v["approval_status"]["status"].as_str() {
         Some("pending") => format!("pending: {}", missing(&v["approval_status"])),
-        Some("rejected") => format!(
-            "rejected: {}",
-            text(&v["approval_status"]["comment"])
-        ),
+        Some("rejected") => format!("rejected: {}", text(&v["approval_status"]["comment"])),
         Some(s) => s.to_owned(),
         None => "-".into(),
     };
@@ -400,9 +402,15 @@ fn show(out: Output, v: &Value) {
             _ => format!(
                 "{}{} {}{}",
                 text(&p["name"]),
-                p["arch"].as_str().map(|a| format!(":{a}")).unwrap_or_default(),
+                p["arch"]
+                    .as_str()
+                    .map(|a| format!(":{a}"))
+                    .unwrap_or_default(),
                 text(&p["version"]),
-                p["class"].as_str().map(|k| format!(" ({k})")).unwrap_or_default(),
+                p["class"]
+                    .as_str()
+                    .map(|k| format!(" ({k})"))
+                    .unwrap_or_default(),
             ),
         })
         .collect();
@@ -592,8 +600,13 @@ pub async fn policies(conn: &Connection, cmd: PoliciesCommand) -> anyhow::Result
                 bail!("nothing to set: pass --approval FILE and/or --update FILE");
             }
             if let Some(file) = a {
-                c.call(Method::PUT, &approval(&tenant), &[], Some(&read_json(&file)?))
-                    .await?;
+                c.call(
+                    Method::PUT,
+                    &approval(&tenant),
+                    &[],
+                    Some(&read_json(&file)?),
+                )
+                .await?;
             }
             if let Some(file) = u {
                 c.call(Method::PUT, &update(&tenant), &[], Some(&read_json(&file)?))

@@ -222,7 +222,15 @@ pub async fn a_normal_change_is_approved_by_the_cab_and_the_customer(s: &TestSer
         view["approval_status"]["missing"],
         json!([{"type": "customer", "tenant": p.tenant}])
     );
-    let view = act(s, &p.approver, &id, "approve", json!({"comment": "ok for us"}), 200).await;
+    let view = act(
+        s,
+        &p.approver,
+        &id,
+        "approve",
+        json!({"comment": "ok for us"}),
+        200,
+    )
+    .await;
     assert_eq!(view["change"]["state"], "approved");
     assert_eq!(view["approval_status"]["status"], "approved");
     assert_eq!(view["approvals"].as_array().unwrap().len(), 2);
@@ -290,10 +298,7 @@ pub async fn a_normal_change_is_approved_by_the_cab_and_the_customer(s: &TestSer
         .iter()
         .map(|t| t["action"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        history,
-        ["submit", "approve", "schedule", "schedule"]
-    );
+    assert_eq!(history, ["submit", "approve", "schedule", "schedule"]);
 
     // The customer sees their change in the listing; the stranger does not.
     let mine = get(s, "/changes", &p.viewer).await;
@@ -301,7 +306,12 @@ pub async fn a_normal_change_is_approved_by_the_cab_and_the_customer(s: &TestSer
     assert_eq!(mine.body["items"][0]["state"], "scheduled");
     let theirs = get(s, "/changes", &p.stranger).await;
     assert_eq!(theirs.body["items"], json!([]));
-    let by_state = get(s, &format!("/changes?tenant={}&state=scheduled", p.tenant), &p.cab).await;
+    let by_state = get(
+        s,
+        &format!("/changes?tenant={}&state=scheduled", p.tenant),
+        &p.cab,
+    )
+    .await;
     assert_eq!(by_state.body["items"].as_array().unwrap().len(), 1);
     let none = get(s, "/changes?state=draft", &p.cab).await;
     assert_eq!(none.body["items"], json!([]));
@@ -317,7 +327,10 @@ pub async fn work_outside_a_window_needs_the_customer(s: &TestServer) {
     body["schedule"] = json!({"earliest_start": IN_WINDOW});
     let id = create(s, &p.manager, p.tenant, body).await;
     let view = act(s, &p.manager, &id, "submit", json!({}), 200).await;
-    assert_eq!(view["requirements"]["needs"], json!([{"type": "cab", "quorum": 1}]));
+    assert_eq!(
+        view["requirements"]["needs"],
+        json!([{"type": "cab", "quorum": 1}])
+    );
     let view = act(s, &p.cab, &id, "approve", json!({}), 200).await;
     assert_eq!(view["change"]["state"], "approved");
     // Scheduling it outside the window needs the customer's agreement (RLO-5).
@@ -380,7 +393,12 @@ pub async fn work_outside_a_window_needs_the_customer(s: &TestServer) {
         view["change"]["history"][1]["comment"],
         "no approval required by the approval policy"
     );
-    let policy = get(s, &format!("/tenants/{}/approval-policy", p.tenant), &p.viewer).await;
+    let policy = get(
+        s,
+        &format!("/tenants/{}/approval-policy", p.tenant),
+        &p.viewer,
+    )
+    .await;
     assert_eq!(policy.body, json!({"cab_quorum": 0, "customer": "never"}));
     let bad = put(
         s,
@@ -391,6 +409,48 @@ pub async fn work_outside_a_window_needs_the_customer(s: &TestServer) {
     .await;
     assert_eq!(bad.status, 422, "{}", bad.text);
     assert!(error(&bad.body).starts_with("cab_quorum"), "{}", bad.text);
+}
+
+pub async fn concurrent_votes_all_count(s: &TestServer) {
+    let p = people(s).await;
+    let r = put(
+        s,
+        &format!("/tenants/{}/approval-policy", p.tenant),
+        &p.manager,
+        json!({"cab_quorum": 3, "customer": "when_affected"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let id = create(s, &p.manager, p.tenant, new_change(s)).await;
+    act(s, &p.manager, &id, "submit", json!({}), 200).await;
+    let mut board = Vec::new();
+    for _ in 0..3 {
+        board.push(
+            s.user(s.provider, Role::CabMember, CustomerScope::All)
+                .await,
+        );
+    }
+    // Three members vote at once: each write is based on a read that may be
+    // stale by then; the revision refuses it and the vote is cast again.
+    let path = format!("/changes/{id}/approve");
+    let (a, b, c) = tokio::join!(
+        post(s, &path, &board[0], json!({})),
+        post(s, &path, &board[1], json!({})),
+        post(s, &path, &board[2], json!({})),
+    );
+    for r in [&a, &b, &c] {
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let view = get(s, &format!("/changes/{id}"), &p.viewer).await.body;
+    assert_eq!(view["approvals"].as_array().unwrap().len(), 3, "{view}");
+    assert_eq!(view["change"]["state"], "approved");
+    let audit = s
+        .get(
+            &format!("/api/v1/audit?target={id}&action=change.approve"),
+            &s.admin.token,
+        )
+        .await;
+    assert_eq!(audit.body["items"].as_array().unwrap().len(), 3);
 }
 
 pub async fn a_rejection_needs_a_comment_and_a_revision_returns_a_draft(s: &TestServer) {
@@ -422,7 +482,15 @@ pub async fn a_rejection_needs_a_comment_and_a_revision_returns_a_draft(s: &Test
     .await;
     let amend = put(s, &format!("/changes/{id}"), &p.manager, new_change(s)).await;
     assert_eq!(amend.status, 409, "{}", amend.text);
-    let view = act(s, &p.manager, &id, "revise", json!({"comment": "adding a test"}), 200).await;
+    let view = act(
+        s,
+        &p.manager,
+        &id,
+        "revise",
+        json!({"comment": "adding a test"}),
+        200,
+    )
+    .await;
     assert_eq!(view["change"]["state"], "draft");
     let mut amended = new_change(s);
     amended["test_evidence"] = json!("Installed on staging, services restarted cleanly.");
@@ -449,7 +517,15 @@ pub async fn a_rejection_needs_a_comment_and_a_revision_returns_a_draft(s: &Test
         .collect();
     assert_eq!(history, ["submit", "reject", "revise", "submit", "approve"]);
     // A cancelled change stays cancelled.
-    act(s, &p.manager, &id, "cancel", json!({"comment": "superseded"}), 200).await;
+    act(
+        s,
+        &p.manager,
+        &id,
+        "cancel",
+        json!({"comment": "superseded"}),
+        200,
+    )
+    .await;
     act(s, &p.manager, &id, "submit", json!({}), 409).await;
 }
 
@@ -496,13 +572,45 @@ pub async fn an_emergency_change_is_expedited_and_reviewed_by_someone_else(s: &T
     .await;
     // Reviewed only once its work is over (here: called off), and not by
     // the one who expedited it.
-    act(s, &p.other_manager, &id, "review", json!({"notes": "early"}), 409).await;
-    act(s, &p.manager, &id, "cancel", json!({"comment": "patched by the vendor's hotfix"}), 200).await;
+    act(
+        s,
+        &p.other_manager,
+        &id,
+        "review",
+        json!({"notes": "early"}),
+        409,
+    )
+    .await;
+    act(
+        s,
+        &p.manager,
+        &id,
+        "cancel",
+        json!({"comment": "patched by the vendor's hotfix"}),
+        200,
+    )
+    .await;
     let still = get(s, "/changes?review_due=true", &p.cab).await;
     assert_eq!(still.body["items"].as_array().unwrap().len(), 1);
-    let own = act(s, &p.manager, &id, "review", json!({"notes": "went fine"}), 403).await;
+    let own = act(
+        s,
+        &p.manager,
+        &id,
+        "review",
+        json!({"notes": "went fine"}),
+        403,
+    )
+    .await;
     assert!(error(&own).contains("expedited"), "{own}");
-    act(s, &p.other_manager, &id, "review", json!({"notes": ""}), 422).await;
+    act(
+        s,
+        &p.other_manager,
+        &id,
+        "review",
+        json!({"notes": ""}),
+        422,
+    )
+    .await;
     let view = act(
         s,
         &p.other_manager,
@@ -533,7 +641,11 @@ pub async fn standard_changes_fit_their_template_or_are_refused(s: &TestServer) 
     )
     .await;
     assert_eq!(bad.status, 422, "{}", bad.text);
-    assert!(error(&bad.body).contains("[0].allowed_classes"), "{}", bad.text);
+    assert!(
+        error(&bad.body).contains("[0].allowed_classes"),
+        "{}",
+        bad.text
+    );
     assert!(error(&bad.body).contains("[1].id"), "{}", bad.text);
     let r = put(
         s,
@@ -544,7 +656,10 @@ pub async fn standard_changes_fit_their_template_or_are_refused(s: &TestServer) 
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(get(s, &templates, &p.viewer).await.body[0]["id"], "monthly-security");
+    assert_eq!(
+        get(s, &templates, &p.viewer).await.body[0]["id"],
+        "monthly-security"
+    );
 
     let mut body = new_change(s);
     body["kind"] = json!({"type": "standard", "template": "monthly-security"});
@@ -564,7 +679,10 @@ pub async fn standard_changes_fit_their_template_or_are_refused(s: &TestServer) 
     body["patches"][0]["class"] = json!("bugfix");
     let id = create(s, &p.manager, p.tenant, body.clone()).await;
     let refused = act(s, &p.manager, &id, "submit", json!({}), 409).await;
-    assert!(error(&refused).contains("the template does not allow"), "{refused}");
+    assert!(
+        error(&refused).contains("the template does not allow"),
+        "{refused}"
+    );
     // Nor does a change riskier than the template allows, or one naming a
     // template the tenant does not have.
     body["patches"][0]["class"] = json!("security");
@@ -614,7 +732,9 @@ pub async fn a_major_version_is_never_automatic(s: &TestServer) {
     act(s, &p.manager, &id, "submit", json!({}), 200).await;
     // The security patch alone would be automatic.
     let only_security = create(s, &p.manager, p.tenant, new_change(s)).await;
-    let view = get(s, &format!("/changes/{only_security}"), &p.viewer).await.body;
+    let view = get(s, &format!("/changes/{only_security}"), &p.viewer)
+        .await
+        .body;
     assert_eq!(view["update_policy"]["decision"], "automatic");
     assert_eq!(get(s, &path, &p.viewer).await.body["major"], "approval");
 }
@@ -669,7 +789,9 @@ pub async fn a_customer_order_becomes_a_draft(s: &TestServer) {
 
     // The same upgrade nobody ordered waits for the customer's order.
     let unordered = create(s, &p.manager, p.tenant, completed).await;
-    let view = get(s, &format!("/changes/{unordered}"), &p.manager).await.body;
+    let view = get(s, &format!("/changes/{unordered}"), &p.manager)
+        .await
+        .body;
     assert_eq!(view["update_policy"]["decision"], "needs_order");
     let refused = act(s, &p.manager, &unordered, "submit", json!({}), 409).await;
     assert!(error(&refused).contains("order"), "{refused}");
@@ -693,7 +815,11 @@ pub async fn a_customer_order_becomes_a_draft(s: &TestServer) {
     )
     .await;
     assert_eq!(bad.status, 422, "{}", bad.text);
-    assert!(error(&bad.body).contains("patches[0].version"), "{}", bad.text);
+    assert!(
+        error(&bad.body).contains("patches[0].version"),
+        "{}",
+        bad.text
+    );
 }
 
 fn data(path: &str) -> String {
@@ -781,7 +907,12 @@ pub async fn a_patch_cycle_turns_open_findings_into_a_change(s: &TestServer) {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = s
-        .call(Method::POST, "/api/v1/assessment", Some(&s.admin.token), None)
+        .call(
+            Method::POST,
+            "/api/v1/assessment",
+            Some(&s.admin.token),
+            None,
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
 
@@ -806,7 +937,10 @@ pub async fn a_patch_cycle_turns_open_findings_into_a_change(s: &TestServer) {
             )
         })
         .collect();
-    assert!(systemd.contains(&("libsystemd0".to_owned(), "amd64".to_owned())), "{systemd:?}");
+    assert!(
+        systemd.contains(&("libsystemd0".to_owned(), "amd64".to_owned())),
+        "{systemd:?}"
+    );
     let unfixed = findings
         .iter()
         .filter(|f| f["fixed_version"].is_null())
@@ -817,7 +951,8 @@ pub async fn a_patch_cycle_turns_open_findings_into_a_change(s: &TestServer) {
     assert_eq!(get(s, &cycle, &p.viewer).await.body["spec"], Value::Null);
     let r = post(s, &format!("{cycle}/run"), &p.manager, json!({})).await;
     assert_eq!(r.status, 409, "no cycle yet: {}", r.text);
-    let spec = json!({"every_days": 30, "severities": ["critical", "high"], "kev": true, "ring": "pilot"});
+    let spec =
+        json!({"every_days": 30, "severities": ["critical", "high"], "kev": true, "ring": "pilot"});
     let r = put(s, &cycle, &p.manager, spec.clone()).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["next_run"], s.now().to_string());
@@ -850,7 +985,10 @@ pub async fn a_patch_cycle_turns_open_findings_into_a_change(s: &TestServer) {
     assert_eq!(patches, expected);
     assert_eq!(view["change"]["targets"], json!([{"ring": "pilot"}]));
     let description = view["change"]["description"].as_str().unwrap();
-    assert!(description.contains("DSA-9101-1, DSA-9102-1"), "{description}");
+    assert!(
+        description.contains("DSA-9101-1, DSA-9102-1"),
+        "{description}"
+    );
     assert!(
         description.contains(&format!("{unfixed} open findings have no fixed version")),
         "{description}"
@@ -921,9 +1059,15 @@ pub async fn bad_change_input_is_refused_naming_the_field(s: &TestServer) {
             "patches[0].version",
         ),
         (json!({"risk": "enormous"}), "risk"),
-        (json!({"schedule": {"earliest_start": "tomorrow"}}), "schedule.earliest_start"),
+        (
+            json!({"schedule": {"earliest_start": "tomorrow"}}),
+            "schedule.earliest_start",
+        ),
         (json!({"backout_plan": ""}), "backout_plan"),
-        (json!({"targets": [{"host": foreign_host.to_string()}]}), "targets[0].host"),
+        (
+            json!({"targets": [{"host": foreign_host.to_string()}]}),
+            "targets[0].host",
+        ),
         (json!({"targets": [{"tenant": other}]}), "targets[0].tenant"),
     ];
     for (patch, field) in cases {
@@ -944,7 +1088,10 @@ pub async fn bad_change_input_is_refused_naming_the_field(s: &TestServer) {
     body["patches"][0]["version"] = json!("");
     let r = post(s, "/changes", &p.manager, body).await;
     let message = error(&r.body);
-    assert!(message.contains("title") && message.contains("patches[0].version"), "{message}");
+    assert!(
+        message.contains("title") && message.contains("patches[0].version"),
+        "{message}"
+    );
     let r = post(s, "/changes", &p.manager, new_change(s)).await;
     assert!(error(&r.body).starts_with("tenant"), "{}", r.text);
     let r = get(s, "/changes?state=limbo", &p.manager).await;
@@ -993,14 +1140,24 @@ pub async fn changes_from_the_command_line(s: &TestServer) {
     let created: Value = serde_json::from_str(
         &run(
             &p.manager,
-            &["--output", "json", "changes", "create", "--file", file.to_str().unwrap()],
+            &[
+                "--output",
+                "json",
+                "changes",
+                "create",
+                "--file",
+                file.to_str().unwrap(),
+            ],
         )
         .await,
     )
     .unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
     let out = run(&p.manager, &["changes", "submit", &id]).await;
-    assert_eq!(out.trim(), format!("change {id} is submitted; waiting for CAB 0/1"));
+    assert_eq!(
+        out.trim(),
+        format!("change {id} is submitted; waiting for CAB 0/1")
+    );
     let out = run(&p.cab, &["changes", "approve", &id, "--comment", "ok"]).await;
     assert_eq!(out.trim(), format!("change {id} is approved"));
     let out = run(&p.manager, &["changes", "schedule", &id, "--at", IN_WINDOW]).await;
@@ -1008,25 +1165,46 @@ pub async fn changes_from_the_command_line(s: &TestServer) {
     let out = run(&p.viewer, &["changes", "list"]).await;
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("ID"), "{out}");
-    assert!(lines[1].contains(&id) && lines[1].contains("scheduled"), "{out}");
+    assert!(
+        lines[1].contains(&id) && lines[1].contains("scheduled"),
+        "{out}"
+    );
     let out = run(&p.viewer, &["changes", "show", &id]).await;
     assert!(out.contains("OpenSSL security update"), "{out}");
     assert!(out.contains("openssl 3.0.15-1~deb12u1 (security)"), "{out}");
-    assert!(out.contains("history  ") && out.contains("approve submitted → approved"), "{out}");
+    assert!(
+        out.contains("history  ") && out.contains("approve submitted → approved"),
+        "{out}"
+    );
     // A refusal is an error saying why.
     let env = as_user(&p.cab);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let refused = live.rivet(&["changes", "reject", &id, "--comment", "late"], &env).await;
+    let refused = live
+        .rivet(&["changes", "reject", &id, "--comment", "late"], &env)
+        .await;
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("409"));
 
     let out = run(
         &p.approver,
-        &["changes", "order", "--package", "php8.3=8.3.14-1", "--class", "middleware", "--text", "PHP 8.3 please"],
+        &[
+            "changes",
+            "order",
+            "--package",
+            "php8.3=8.3.14-1",
+            "--class",
+            "middleware",
+            "--text",
+            "PHP 8.3 please",
+        ],
     )
     .await;
     assert!(out.contains("is draft"), "{out}");
-    let out = run(&p.manager, &["--output", "json", "changes", "list", "--state", "draft"]).await;
+    let out = run(
+        &p.manager,
+        &["--output", "json", "changes", "list", "--state", "draft"],
+    )
+    .await;
     let drafts: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(drafts[0]["requested_by_customer"], true);
 
@@ -1039,7 +1217,14 @@ pub async fn changes_from_the_command_line(s: &TestServer) {
     .unwrap();
     let out = run(
         &p.manager,
-        &["changes", "templates", "set", &tenant, "--file", templates.to_str().unwrap()],
+        &[
+            "changes",
+            "templates",
+            "set",
+            &tenant,
+            "--file",
+            templates.to_str().unwrap(),
+        ],
     )
     .await;
     assert!(out.contains("monthly-security"), "{out}");
@@ -1051,18 +1236,38 @@ pub async fn changes_from_the_command_line(s: &TestServer) {
     .unwrap();
     let out = run(
         &p.manager,
-        &["changes", "patch-cycle", "set", &tenant, "--file", cycle.to_str().unwrap()],
+        &[
+            "changes",
+            "patch-cycle",
+            "set",
+            &tenant,
+            "--file",
+            cycle.to_str().unwrap(),
+        ],
     )
     .await;
-    assert!(out.contains("monthly-security") && out.contains("next run"), "{out}");
+    assert!(
+        out.contains("monthly-security") && out.contains("next run"),
+        "{out}"
+    );
     let out = run(&p.manager, &["changes", "patch-cycle", "run", &tenant]).await;
     assert_eq!(out.trim(), "nothing to patch");
 
     let approval = dir.path().join("approval.json");
-    std::fs::write(&approval, json!({"cab_quorum": 2, "customer": "always"}).to_string()).unwrap();
+    std::fs::write(
+        &approval,
+        json!({"cab_quorum": 2, "customer": "always"}).to_string(),
+    )
+    .unwrap();
     let out = run(
         &p.manager,
-        &["policies", "set", &tenant, "--approval", approval.to_str().unwrap()],
+        &[
+            "policies",
+            "set",
+            &tenant,
+            "--approval",
+            approval.to_str().unwrap(),
+        ],
     )
     .await;
     assert!(
@@ -1070,7 +1275,11 @@ pub async fn changes_from_the_command_line(s: &TestServer) {
             .any(|l| l.starts_with("cab quorum") && l.trim_end().ends_with(" 2")),
         "{out}"
     );
-    let out = run(&p.viewer, &["--output", "json", "policies", "show", &tenant]).await;
+    let out = run(
+        &p.viewer,
+        &["--output", "json", "policies", "show", &tenant],
+    )
+    .await;
     let both: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(both["approval"]["customer"], "always");
     assert_eq!(both["update"]["major"], "never");

@@ -82,6 +82,7 @@ mod changes_suite {
     on_every_backend!(
         changes::a_normal_change_is_approved_by_the_cab_and_the_customer,
         changes::work_outside_a_window_needs_the_customer,
+        changes::concurrent_votes_all_count,
         changes::a_rejection_needs_a_comment_and_a_revision_returns_a_draft,
         changes::an_emergency_change_is_expedited_and_reviewed_by_someone_else,
         changes::standard_changes_fit_their_template_or_are_refused,

@@ -368,7 +368,8 @@ async fn case(
         "POST /api/v1/tenants/{id}/patch-cycle/run" => {
             // A cycle to run (set as a fixture, before the call is measured).
             let tenant: TenantId = path.split('/').nth(4).unwrap().parse().unwrap();
-            let cycle = json!({"spec": {"every_days": 30, "severities": ["critical"], "ring": "pilot"}});
+            let cycle =
+                json!({"spec": {"every_days": 30, "severities": ["critical"], "ring": "pilot"}});
             s.store
                 .set_change_setting(
                     tenant,
