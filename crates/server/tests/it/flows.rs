@@ -29,7 +29,7 @@ pub async fn login_issues_a_token_and_throttles_failures(s: &TestServer) {
     assert_eq!(me.body["tenant"]["name"], "A");
     assert_eq!(
         me.body["permissions"],
-        json!(["tenant:read", "advisory:read", "host:read"])
+        json!(["tenant:read", "advisory:read", "host:read", "change:read"])
     );
     let expires: jiff::Timestamp = ok.body["info"]["expires_at"]
         .as_str()
