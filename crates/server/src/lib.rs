@@ -11,6 +11,7 @@ pub mod config;
 pub mod intake;
 pub mod password;
 pub mod rollout;
+pub mod patch_cycle;
 pub mod schedule;
 pub mod serve;
 pub mod sync;

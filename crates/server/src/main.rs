@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rivet_server::cli::{
-    self, AdvisoryCommand, AuditCommand, CalendarArgs, Connection, EnrollmentTokenCommand,
-    ExceptionCommand, FindingCommand, FreezeCommand, HostCommand, RepositoryCommand, RingCommand,
-    TenantCommand, TokenCommand, UserCommand, WindowCommand,
+    self, AdvisoryCommand, AuditCommand, CalendarArgs, ChangeCommand, Connection,
+    EnrollmentTokenCommand, ExceptionCommand, FindingCommand, FreezeCommand, HostCommand,
+    PoliciesCommand, RepositoryCommand, RingCommand, TenantCommand, TokenCommand, UserCommand,
+    WindowCommand,
 };
 use rivet_server::config::{Config, DEFAULT_CONFIG};
 
@@ -99,6 +100,13 @@ enum Command {
     /// Ring plans: pilot first, broad last.
     #[command(subcommand)]
     Rings(RingCommand),
+    /// Change requests: create, submit, approve, schedule, order, templates,
+    /// patch cycles.
+    #[command(subcommand)]
+    Changes(ChangeCommand),
+    /// A tenant's approval and update-class policies.
+    #[command(subcommand)]
+    Policies(PoliciesCommand),
     /// Assess an inventory file against advisory files, offline, with the
     /// server's engine (ASM-8).
     Scan {
@@ -190,6 +198,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Calendar(args) => cli::calendar(&cli.conn, args).await?,
         Command::Rings(cmd) => cli::rings(&cli.conn, cmd).await?,
         Command::EnrollmentToken(cmd) => cli::enrollment_token(&cli.conn, cmd).await?,
+        Command::Changes(cmd) => cli::changes(&cli.conn, cmd).await?,
+        Command::Policies(cmd) => cli::policies(&cli.conn, cmd).await?,
         Command::Scan {
             inventory,
             inventory_format,

@@ -120,6 +120,11 @@ pub async fn start(
         api.clone(),
         std::time::Duration::from_secs(10),
     ));
+    background.spawn(crate::patch_cycle::run_patch_cycles(
+        store.clone(),
+        clock.clone(),
+        std::time::Duration::from_secs(300),
+    ));
     background.spawn(crate::api::agent::run_flusher(
         api.clone(),
         std::time::Duration::from_secs(2),

@@ -12,6 +12,7 @@ mod advisories;
 pub mod agent;
 mod audit;
 mod auth;
+pub mod changes;
 mod enrollment;
 pub mod error;
 mod exceptions;
@@ -170,7 +171,29 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(windows::delete_freeze))
         .routes(routes!(windows::calendar))
         .routes(routes!(windows::of_host))
-        .routes(routes!(windows::get_ring_plan, windows::set_ring_plan));
+        .routes(routes!(windows::get_ring_plan, windows::set_ring_plan))
+        .routes(routes!(changes::create, changes::list))
+        .routes(routes!(changes::order))
+        .routes(routes!(changes::get, changes::amend))
+        .routes(routes!(changes::submit))
+        .routes(routes!(changes::expedite))
+        .routes(routes!(changes::revise))
+        .routes(routes!(changes::schedule))
+        .routes(routes!(changes::cancel))
+        .routes(routes!(changes::review))
+        .routes(routes!(changes::approve))
+        .routes(routes!(changes::reject))
+        .routes(routes!(
+            changes::get_approval_policy,
+            changes::set_approval_policy
+        ))
+        .routes(routes!(
+            changes::get_update_policy,
+            changes::set_update_policy
+        ))
+        .routes(routes!(changes::get_templates, changes::set_templates))
+        .routes(routes!(changes::get_patch_cycle, changes::set_patch_cycle))
+        .routes(routes!(changes::run_patch_cycle));
     let (router, mut doc) = OpenApiRouter::<Api>::new()
         .nest("/api/v1", v1)
         .split_for_parts();

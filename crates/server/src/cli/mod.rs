@@ -3,6 +3,7 @@
 //! server through its API, with the server URL and token from `--server` /
 //! `--token`, `RIVET_URL` / `RIVET_TOKEN`, or the file `rivet login` wrote.
 
+mod changes;
 pub mod client;
 mod findings;
 mod hosts;
@@ -17,6 +18,7 @@ use clap::{Args, Subcommand};
 use rivet_core::audit::{AuditEntry, ChainVerifier};
 use serde_json::{Value, json};
 
+pub use changes::{ChangeCommand, PoliciesCommand, changes, policies};
 use client::{Client, Credentials};
 pub use findings::{ExceptionCommand, FindingCommand, PolicyCommand, exceptions, findings};
 pub use hosts::{EnrollmentTokenCommand, HostCommand, enrollment_token, hosts};

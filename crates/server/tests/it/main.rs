@@ -6,6 +6,7 @@
 mod advisories;
 mod agents;
 mod bad_input;
+mod changes;
 mod cli;
 mod findings;
 mod flows;
@@ -87,6 +88,24 @@ on_every_backend!(
     windows::the_calendar_shows_openings_cancellations_and_changes,
     windows::windows_are_managed_from_the_command_line,
 );
+
+/// Change requests (issue 7), in a module of their own so that
+/// `cargo test -- changes` selects them.
+mod changes_suite {
+    on_every_backend!(
+        changes::a_normal_change_is_approved_by_the_cab_and_the_customer,
+        changes::work_outside_a_window_needs_the_customer,
+        changes::concurrent_votes_all_count,
+        changes::a_rejection_needs_a_comment_and_a_revision_returns_a_draft,
+        changes::an_emergency_change_is_expedited_and_reviewed_by_someone_else,
+        changes::standard_changes_fit_their_template_or_are_refused,
+        changes::a_major_version_is_never_automatic,
+        changes::a_customer_order_becomes_a_draft,
+        changes::a_patch_cycle_turns_open_findings_into_a_change,
+        changes::bad_change_input_is_refused_naming_the_field,
+        changes::changes_from_the_command_line,
+    );
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_over_tls_on_sqlite() {

@@ -96,6 +96,9 @@ struct Case {
     foreign_query: bool,
     /// A foreign variant: expect 404.
     foreign_record: bool,
+    /// The role holds the route's scope, but the domain refuses it (a role
+    /// that does not vote on changes): expect 403 for its own record.
+    refused: bool,
 }
 
 struct World {
@@ -256,10 +259,14 @@ async fn case(
             }
             "changes" => {
                 let tenant = if foreign { w.b } else { w.a };
-                let paused = op.path.ends_with("/resume");
-                let (change, host) = crate::rollouts::change_with_rollout(s, tenant, paused).await;
-                w.rollout_host = Some(host);
-                change
+                if op.path.contains("/rollout") || op.path.ends_with("/problems") {
+                    let paused = op.path.ends_with("/resume");
+                    let (change, host) = crate::rollouts::change_with_rollout(s, tenant, paused).await;
+                    w.rollout_host = Some(host);
+                    change
+                } else {
+                    crate::changes::fixture_for(s, tenant, &op.path).await
+                }
             }
             "problems" => {
                 let tenant = if foreign { w.b } else { w.a };
@@ -396,6 +403,63 @@ async fn case(
             raw = Some("Package: hello\nVersion: 2.10-3+b1\nArchitecture: amd64\n\n".to_owned());
             None
         }
+        "POST /api/v1/changes" => {
+            foreign_record = foreign;
+            let tenant = if foreign { w.b } else { w.a };
+            let mut change = crate::changes::new_change(s);
+            change["tenant"] = json!(tenant);
+            Some(change)
+        }
+        "POST /api/v1/changes/order" => {
+            foreign_record = foreign;
+            let tenant = if foreign { w.b } else { w.a };
+            Some(json!({
+                "tenant": tenant, "text": "PHP 8.3, please",
+                "packages": [{"name": "php8.3", "version": "8.3.14-1", "class": "middleware"}]
+            }))
+        }
+        "PUT /api/v1/changes/{id}" => Some(crate::changes::new_change(s)),
+        "POST /api/v1/changes/{id}/submit"
+        | "POST /api/v1/changes/{id}/expedite"
+        | "POST /api/v1/changes/{id}/revise"
+        | "POST /api/v1/changes/{id}/cancel"
+        | "POST /api/v1/changes/{id}/approve"
+        | "POST /api/v1/changes/{id}/reject" => Some(json!({"comment": "matrix"})),
+        "POST /api/v1/changes/{id}/schedule" => Some(json!({
+            "planned_start": (s.now() + jiff::SignedDuration::from_hours(1)).to_string()
+        })),
+        "POST /api/v1/changes/{id}/review" => Some(json!({"notes": "matrix"})),
+        "PUT /api/v1/tenants/{id}/approval-policy" => {
+            Some(json!({"cab_quorum": 2, "customer": "always"}))
+        }
+        "PUT /api/v1/tenants/{id}/update-policy" => Some(json!({
+            "security": "approval", "bugfix": "approval", "enhancement": "approval",
+            "middleware": "on_order", "major": "never"
+        })),
+        "PUT /api/v1/tenants/{id}/change-templates" => Some(json!([{
+            "id": "monthly-security", "name": "Monthly security patches",
+            "allowed_classes": ["security"], "max_risk": "low"
+        }])),
+        "PUT /api/v1/tenants/{id}/patch-cycle" => Some(json!({
+            "every_days": 30, "severities": ["critical", "high"], "kev": true, "ring": "pilot"
+        })),
+        "POST /api/v1/tenants/{id}/patch-cycle/run" => {
+            // A cycle to run (set as a fixture, before the call is measured).
+            let tenant: TenantId = path.split('/').nth(4).unwrap().parse().unwrap();
+            let cycle =
+                json!({"spec": {"every_days": 30, "severities": ["critical"], "ring": "pilot"}});
+            s.store
+                .set_change_setting(
+                    tenant,
+                    rivet_store::ChangeSetting::PatchCycle,
+                    &cycle,
+                    &Actor::system(),
+                    s.now(),
+                )
+                .await
+                .unwrap();
+            None
+        }
         "PUT /api/v1/tenants/{id}/deadline-policy" => Some(json!({
             "kev_days": 2, "critical_days": 3, "high_days": 7, "medium_days": 30,
             "low_days": 90, "count_from": "found"
@@ -453,12 +517,18 @@ async fn case(
             return None;
         }
     }
+    // Only CAB members and customer approvers vote, whatever else holds
+    // change:approve (the administrator).
+    let refused = key.starts_with("POST /api/v1/changes/{id}/")
+        && (key.ends_with("/approve") || key.ends_with("/reject"))
+        && !matches!(p.role, Role::CabMember | Role::CustomerApprover);
     Some(Case {
         path,
         body,
         raw,
         foreign_query,
         foreign_record,
+        refused,
     })
 }
 
@@ -542,6 +612,15 @@ pub async fn every_route_every_role_own_and_foreign_tenant(s: &TestServer) {
                         if status != 403 || reply.body["error"]["kind"] != "forbidden" {
                             failures
                                 .push(format!("{what}: expected 403, got {status} {}", reply.text));
+                        }
+                        false
+                    }
+                    (true, Target::Own) if c.refused => {
+                        if status != 403 || reply.body["error"]["kind"] != "forbidden" {
+                            failures.push(format!(
+                                "{what}: expected a refusal (403), got {status} {}",
+                                reply.text
+                            ));
                         }
                         false
                     }
