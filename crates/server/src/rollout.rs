@@ -318,27 +318,6 @@ async fn target_hosts(api: &Api, change: &Change) -> Result<Vec<Host>, StoreErro
     Ok(hosts.into_values().collect())
 }
 
-/// The ring a host is in: the first ring that names it or one of its
-/// groups, else the ring its attribute names, else the last (broad) ring.
-fn ring_of(host: &Host, plan: &RingPlan) -> String {
-    let rings = plan.rings();
-    rings
-        .iter()
-        .find(|r| {
-            r.hosts.contains(&host.id)
-                || r.groups.iter().any(|g| host.attributes.groups.contains(g))
-        })
-        .or_else(|| {
-            host.attributes
-                .ring
-                .as_deref()
-                .and_then(|name| plan.find(name).map(|(_, r)| r))
-        })
-        .or(rings.last())
-        .map(|r| r.name.clone())
-        .unwrap_or_default()
-}
-
 /// Everything the engine plans a change's rollout from: the packages in
 /// installation order, each host's ring, windows and reboot policy, its own
 /// packages where the change names advisories, the ring plan and freezes.
@@ -385,11 +364,21 @@ async fn rollout_input(
     {
         Some(doc) => serde_json::from_value(doc)
             .map_err(|e| Problem::Refused(format!("the tenant's ring plan does not read: {e}")))?,
-        None => RingPlan::single("all"),
+        None => RingPlan::single("broad"),
     };
     let windows = TenantWindows::read(&api.store, tenant).await?;
     let mut hosts = Vec::new();
     for host in targets {
+        // The ring rule the API shows (`GET /tenants/{id}/ring-plan`); a
+        // host whose ring attribute names no ring of the plan gets no job
+        // until the attribute or the plan is fixed.
+        let ring = match crate::api::windows::ring_of(&plan, &host) {
+            crate::api::windows::Placement::Ring(name) => name.to_owned(),
+            crate::api::windows::Placement::Unknown(name) => {
+                tracing::warn!(host = %host.id, ring = name, "host's ring is not in the plan; no job");
+                continue;
+            }
+        };
         let own = fixes.get(&host.id).map(|extra| {
             let mut mine = packages.clone();
             for p in extra {
@@ -404,7 +393,7 @@ async fn rollout_input(
         });
         hosts.push(TargetHost {
             host: host.id,
-            ring: ring_of(&host, &plan),
+            ring,
             windows: windows.of_host(&host),
             reboot: match host.attributes.role {
                 Some(HostRole::Client) => RebootPolicy::NotifyUser,

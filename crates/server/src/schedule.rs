@@ -68,15 +68,20 @@ impl TenantWindows {
     }
 }
 
-/// The freezes that hold for a tenant after `after` (its own and those for
-/// every tenant).
+/// The freezes that may cancel a window occurrence open at or after
+/// `after` (its own and those for every tenant): those that had not ended
+/// a longest occurrence before it.
 pub async fn freezes_for(
     store: &Store,
     tenant: TenantId,
     after: Timestamp,
 ) -> Result<Vec<Freeze>, StoreError> {
     Ok(store
-        .list_freezes(&Visibility::All, Some(tenant), after)
+        .list_freezes(
+            &Visibility::All,
+            Some(tenant),
+            after - rivet_change::window::MAX_DURATION,
+        )
         .await?
         .iter()
         .filter_map(freeze_of)

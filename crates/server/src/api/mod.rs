@@ -19,13 +19,13 @@ mod exceptions;
 pub mod extract;
 mod findings;
 mod hosts;
-mod rollouts;
 mod repositories;
+mod rollouts;
 mod sources;
 mod tenants;
 mod tokens;
 mod users;
-mod windows;
+pub(crate) mod windows;
 
 use std::sync::Arc;
 use std::time::Duration;

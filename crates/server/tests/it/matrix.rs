@@ -261,7 +261,8 @@ async fn case(
                 let tenant = if foreign { w.b } else { w.a };
                 if op.path.contains("/rollout") || op.path.ends_with("/problems") {
                     let paused = op.path.ends_with("/resume");
-                    let (change, host) = crate::rollouts::change_with_rollout(s, tenant, paused).await;
+                    let (change, host) =
+                        crate::rollouts::change_with_rollout(s, tenant, paused).await;
                     w.rollout_host = Some(host);
                     change
                 } else {
