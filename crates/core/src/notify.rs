@@ -132,6 +132,46 @@ impl NotificationSettings {
     }
 }
 
+/// How a notification travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// One e-mail to one recipient, through the configured SMTP server.
+    Email,
+    /// One signed JSON POST to the tenant's webhook.
+    Webhook,
+}
+
+impl Channel {
+    /// The name used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Webhook => "webhook",
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Channel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "email" => Ok(Channel::Email),
+            "webhook" => Ok(Channel::Webhook),
+            other => Err(format!(
+                "unknown channel {other:?} (expected email or webhook)"
+            )),
+        }
+    }
+}
+
 /// Whether `address` is a plain e-mail address (`local@domain`): what a
 /// mail server accepts in `RCPT TO`, without display names, comments or
 /// quoting. The local part is 1 to 64 of letters, digits and

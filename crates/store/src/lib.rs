@@ -15,6 +15,7 @@ mod error;
 mod exceptions;
 mod findings;
 mod hosts;
+mod notifications;
 mod row;
 mod sources;
 mod tenants;
@@ -48,6 +49,10 @@ pub use findings::{
 pub use hosts::{
     AgentIdentity, EnrollRefusal, EnrollmentToken, HistoryEntry, Host, HostFilter, HostSource,
     InventoryOutcome, InventoryRefusal, InventoryStored, InventoryWrite, NewEnrollment,
+};
+pub use notifications::{
+    FailOutcome, MAX_NOTIFICATION_ATTEMPTS, NewNotification, Notification, NotificationState,
+    SecretChange, TenantNotifications,
 };
 pub use sources::{AdvisorySource, NewSource};
 pub use tokens::{NewToken, TokenOwner};

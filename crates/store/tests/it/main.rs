@@ -52,4 +52,5 @@ on_every_backend!(
     a_new_inventory_records_each_change_once,
     findings_follow_their_lifecycle,
     changes_keep_their_revision_and_their_tenant,
+    notifications_are_queued_once_claimed_and_given_up,
 );
