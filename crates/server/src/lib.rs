@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod intake;
+pub mod notify;
 pub mod password;
 pub mod serve;
 pub mod sync;

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rivet_server::cli::{
     self, AdvisoryCommand, AuditCommand, Connection, EnrollmentTokenCommand, ExceptionCommand,
-    FindingCommand, HostCommand, TenantCommand, TokenCommand, UserCommand,
+    FindingCommand, HostCommand, NotificationCommand, TenantCommand, TokenCommand, UserCommand,
 };
 use rivet_server::config::{Config, DEFAULT_CONFIG};
 
@@ -84,6 +84,9 @@ enum Command {
     /// Exceptions: accepted risks and workarounds, until they expire.
     #[command(subcommand)]
     Exceptions(ExceptionCommand),
+    /// Notifications: the outbox of e-mails and webhooks.
+    #[command(subcommand)]
+    Notifications(NotificationCommand),
     /// Assess an inventory file against advisory files, offline, with the
     /// server's engine (ASM-8).
     Scan {
@@ -169,6 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Hosts(cmd) => cli::hosts(&cli.conn, cmd).await?,
         Command::Findings(cmd) => cli::findings(&cli.conn, cmd).await?,
         Command::Exceptions(cmd) => cli::exceptions(&cli.conn, cmd).await?,
+        Command::Notifications(cmd) => cli::notifications(&cli.conn, cmd).await?,
         Command::EnrollmentToken(cmd) => cli::enrollment_token(&cli.conn, cmd).await?,
         Command::Scan {
             inventory,

@@ -18,6 +18,7 @@ mod exceptions;
 pub mod extract;
 mod findings;
 mod hosts;
+mod notifications;
 mod sources;
 mod tenants;
 mod tokens;
@@ -143,7 +144,13 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         .routes(routes!(findings::get_policy, findings::set_policy))
         .routes(routes!(exceptions::create, exceptions::list))
         .routes(routes!(exceptions::get))
-        .routes(routes!(exceptions::revoke));
+        .routes(routes!(exceptions::revoke))
+        .routes(routes!(
+            notifications::get_settings,
+            notifications::set_settings
+        ))
+        .routes(routes!(notifications::test))
+        .routes(routes!(notifications::list));
     let (router, mut doc) = OpenApiRouter::<Api>::new()
         .nest("/api/v1", v1)
         .split_for_parts();

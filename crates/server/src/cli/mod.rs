@@ -6,6 +6,7 @@
 pub mod client;
 mod findings;
 mod hosts;
+mod notifications;
 pub mod output;
 
 use std::io::{BufRead, Write};
@@ -18,6 +19,9 @@ use serde_json::{Value, json};
 use client::{Client, Credentials};
 pub use findings::{ExceptionCommand, FindingCommand, PolicyCommand, exceptions, findings};
 pub use hosts::{EnrollmentTokenCommand, HostCommand, enrollment_token, hosts};
+pub use notifications::{
+    NotificationCommand, TenantNotificationCommand, notifications, tenant_notifications,
+};
 use output::Output;
 
 /// Where to reach the server.
@@ -86,6 +90,9 @@ pub enum TenantCommand {
     /// A tenant's remediation deadlines (ASM-5).
     #[command(subcommand)]
     DeadlinePolicy(PolicyCommand),
+    /// Who hears of planned downtime, and how (e-mail, webhook).
+    #[command(subcommand)]
+    Notifications(TenantNotificationCommand),
 }
 
 /// `rivet user …`
@@ -479,6 +486,7 @@ pub async fn tenant(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()>
             crate::say!("deleted tenant {id}");
         }
         TenantCommand::DeadlinePolicy(cmd) => findings::deadline_policy(conn, cmd).await?,
+        TenantCommand::Notifications(cmd) => tenant_notifications(conn, cmd).await?,
     }
     Ok(())
 }

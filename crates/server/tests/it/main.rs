@@ -12,6 +12,7 @@ mod flows;
 mod harness;
 mod hosts_cli;
 mod matrix;
+mod notifications;
 mod scan_cli;
 mod sync;
 
@@ -73,7 +74,24 @@ on_every_backend!(
     sync::osv_archives_and_failures_by_url,
     sync::the_scheduler_syncs_due_sources,
     sync::source_passwords_are_not_shown,
+    notifications::notices_are_sent_once_lead_time_before_the_window,
+    notifications::a_failing_webhook_is_retried_with_backoff,
+    notifications::settings_are_validated_and_kept_to_their_tenant,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_from_a_running_server_on_sqlite() {
+    notifications::the_server_sends_what_the_cli_asks(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_from_a_running_server_on_postgres() {
+    let Some(db) = rivet_store::testing::TestDatabase::postgres().await else {
+        return;
+    };
+    notifications::the_server_sends_what_the_cli_asks(Some(db.url.clone())).await;
+    db.drop_database().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_over_tls_on_sqlite() {
