@@ -242,29 +242,36 @@ pub fn due_at(start: Timestamp, lead: SignedDuration, at: Timestamp) -> Timestam
     start.checked_sub(lead).unwrap_or(start).max(at)
 }
 
+/// What one notice says, before it is addressed.
+struct Draft<'a> {
+    kind: &'a str,
+    /// The notice's key; each channel and target extends it.
+    key: &'a str,
+    rendered: &'a Rendered,
+    payload: &'a Value,
+}
+
 /// One notification per enabled channel and target of `settings`.
 fn per_channel(
     tenant: TenantId,
     settings: &NotificationSettings,
-    kind: &str,
-    key: &str,
-    rendered: &Rendered,
-    payload: &Value,
+    draft: &Draft<'_>,
     due: Timestamp,
     at: Timestamp,
 ) -> Vec<NewNotification> {
     let new = |channel: Channel, target: &str, dedupe_key: String| NewNotification {
         id: NotificationId::new(at, rand::random()),
         tenant_id: tenant,
-        kind: kind.to_owned(),
+        kind: draft.kind.to_owned(),
         channel,
         target: target.to_owned(),
-        subject: rendered.subject.clone(),
-        body: rendered.text.clone(),
-        payload: payload.clone(),
+        subject: draft.rendered.subject.clone(),
+        body: draft.rendered.text.clone(),
+        payload: draft.payload.clone(),
         dedupe_key,
         due_at: due,
     };
+    let key = draft.key;
     let mut out = Vec::new();
     if settings.email_enabled {
         for address in &settings.email_recipients {
@@ -322,16 +329,13 @@ pub async fn downtime_planned(
         "downtime_planned/{}/{}",
         notice.change_id, notice.window_start
     );
-    let rows = per_channel(
-        tenant,
-        &settings,
-        "downtime_planned",
-        &key,
-        &rendered,
-        &payload,
-        due,
-        at,
-    );
+    let draft = Draft {
+        kind: "downtime_planned",
+        key: &key,
+        rendered: &rendered,
+        payload: &payload,
+    };
+    let rows = per_channel(tenant, &settings, &draft, due, at);
     let queued = store.enqueue_notifications(&rows, actor, at).await?;
     Ok(Enqueued {
         due_at: due,
@@ -368,7 +372,13 @@ pub async fn test_message(
         "text": format!("{}\n\n{}", rendered.subject, rendered.text),
     });
     let key = format!("test/{}", NotificationId::new(at, rand::random()));
-    let rows = per_channel(tenant, &settings, "test", &key, &rendered, &payload, at, at);
+    let draft = Draft {
+        kind: "test",
+        key: &key,
+        rendered: &rendered,
+        payload: &payload,
+    };
+    let rows = per_channel(tenant, &settings, &draft, at, at);
     if rows.is_empty() {
         return Ok(None);
     }
@@ -605,9 +615,8 @@ pub async fn deliver_due(
     let mut tenants: HashMap<TenantId, Option<(NotificationSettings, Option<WebhookSecret>)>> =
         HashMap::new();
     for n in claimed {
-        if !tenants.contains_key(&n.tenant_id) {
-            let current = store.notification_delivery(n.tenant_id).await?;
-            tenants.insert(n.tenant_id, current);
+        if let std::collections::hash_map::Entry::Vacant(slot) = tenants.entry(n.tenant_id) {
+            slot.insert(store.notification_delivery(n.tenant_id).await?);
         }
         let current = tenants.get(&n.tenant_id).and_then(Option::as_ref);
         let outcome = delivery.deliver(&n, current, at).await;

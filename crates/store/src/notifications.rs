@@ -469,7 +469,7 @@ impl Store {
             .into_iter()
             .map(NotificationRow::into_notification)
             .collect::<Result<Vec<_>, _>>()?;
-        claimed.sort_by(|a, b| (a.due_at, a.id).cmp(&(b.due_at, b.id)));
+        claimed.sort_by_key(|n| (n.due_at, n.id));
         Ok(claimed)
     }
 

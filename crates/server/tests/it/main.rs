@@ -74,9 +74,9 @@ on_every_backend!(
     sync::osv_archives_and_failures_by_url,
     sync::the_scheduler_syncs_due_sources,
     sync::source_passwords_are_not_shown,
-    notifications::notices_are_sent_once_lead_time_before_the_window,
-    notifications::a_failing_webhook_is_retried_with_backoff,
-    notifications::settings_are_validated_and_kept_to_their_tenant,
+    notifications::notifications_are_sent_once_lead_time_before_the_window,
+    notifications::failing_notification_webhooks_are_retried_with_backoff,
+    notifications::notification_settings_are_validated_and_kept_to_their_tenant,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -261,7 +261,7 @@ fn hours(h: i64) -> SignedDuration {
     SignedDuration::from_hours(h)
 }
 
-pub async fn notices_are_sent_once_lead_time_before_the_window(s: &TestServer) {
+pub async fn notifications_are_sent_once_lead_time_before_the_window(s: &TestServer) {
     let sink = SmtpSink::start().await;
     let receiver = Receiver::start().await;
     let delivery = delivery(&sink);
@@ -401,7 +401,7 @@ pub async fn notices_are_sent_once_lead_time_before_the_window(s: &TestServer) {
     receiver.stop();
 }
 
-pub async fn a_failing_webhook_is_retried_with_backoff(s: &TestServer) {
+pub async fn failing_notification_webhooks_are_retried_with_backoff(s: &TestServer) {
     let sink = SmtpSink::start().await;
     let receiver = Receiver::start().await;
     let delivery = delivery(&sink);
@@ -491,7 +491,7 @@ pub async fn a_failing_webhook_is_retried_with_backoff(s: &TestServer) {
     receiver.stop();
 }
 
-pub async fn settings_are_validated_and_kept_to_their_tenant(s: &TestServer) {
+pub async fn notification_settings_are_validated_and_kept_to_their_tenant(s: &TestServer) {
     let a = s.customer("A").await;
     let b = s.customer("B").await;
     let token = admin(s).await;
@@ -553,7 +553,8 @@ pub async fn settings_are_validated_and_kept_to_their_tenant(s: &TestServer) {
 
     // The secret: made with the first URL, kept, rotated on request, gone
     // with the URL.
-    let put = |body: Value| s.call(Method::PUT, &path(a), Some(&token), Some(body));
+    let a_path = path(a);
+    let put = |body: Value| s.call(Method::PUT, &a_path, Some(&token), Some(body));
     let first = put(json!({"webhook_url": "https://hooks.example.com/a"})).await;
     let first = first.body["webhook_secret"].as_str().unwrap().to_owned();
     let kept = put(json!({"webhook_url": "https://hooks.example.com/b"})).await;
