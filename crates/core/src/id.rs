@@ -69,6 +69,11 @@ typed_id!(
     EnrollmentId,
     "enrollment token id"
 );
+typed_id!(
+    /// A notification in the outbox: one message to one recipient or webhook.
+    NotificationId,
+    "notification id"
+);
 
 /// A string that is not a valid id of the expected kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

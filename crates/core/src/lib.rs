@@ -10,6 +10,7 @@ pub mod host;
 pub mod id;
 pub mod inventory;
 pub mod job;
+pub mod notify;
 pub mod page;
 pub mod sbom;
 pub mod secret;

@@ -95,6 +95,32 @@ enrollment_token_hours = 24
 #                                                            RIVET_MAX_ENROLLMENT_TOKEN_HOURS
 max_enrollment_token_hours = 720
 
+[notify]
+# Notifications (downtime notices, tests) wait in the outbox until due;
+# the sender looks for due ones this often, in seconds.     RIVET_NOTIFY_POLL_SECS
+poll_secs = 30
+# How long one delivery (an e-mail, a webhook POST) may take, in seconds.
+#                                                            RIVET_NOTIFY_TIMEOUT_SECS
+timeout_secs = 20
+# The SMTP server e-mail goes through; empty: e-mail is not sent (each
+# attempt fails, is retried, and shows in `rivet notifications list`).
+#                                                            RIVET_SMTP_HOST
+smtp_host = ""
+# Its port: 587 for starttls, 465 for tls.                   RIVET_SMTP_PORT
+smtp_port = 587
+# "starttls": connect, then require TLS (STARTTLS);
+# "tls": TLS from the start (SMTPS);
+# "none": no TLS, only to a relay on loopback (127.0.0.1, ::1, localhost).
+#                                                            RIVET_SMTP_TLS
+smtp_tls = "starttls"
+# The user to log in as; empty: no login.                    RIVET_SMTP_USERNAME
+smtp_username = ""
+# Its password.                                              RIVET_SMTP_PASSWORD
+smtp_password = ""
+# The sender, e.g. "Rivet <rivet@provider.example>"; needed with smtp_host.
+#                                                            RIVET_SMTP_FROM
+from = ""
+
 [log]
 # A tracing filter, e.g. "info" or "rivet_server=debug".     RIVET_LOG
 filter = "info"
@@ -116,6 +142,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Agents.
     pub agents: AgentsConfig,
+    /// Notifications.
+    pub notify: NotifyConfig,
     /// Logging.
     pub log: LogConfig,
 }
@@ -288,6 +316,88 @@ impl Default for AgentsConfig {
     }
 }
 
+/// `[notify]`
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// How often the sender looks for due notifications, in seconds.
+    pub poll_secs: u64,
+    /// How long one delivery may take, in seconds.
+    pub timeout_secs: u64,
+    /// The SMTP server; empty: no e-mail.
+    pub smtp_host: String,
+    /// Its port.
+    pub smtp_port: u16,
+    /// How the connection is secured.
+    pub smtp_tls: SmtpTls,
+    /// The user to log in as; empty: no login.
+    pub smtp_username: String,
+    /// Its password.
+    pub smtp_password: String,
+    /// The sender mailbox.
+    pub from: String,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            poll_secs: 30,
+            timeout_secs: 20,
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            from: String::new(),
+        }
+    }
+}
+
+impl fmt::Debug for NotifyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let password = if self.smtp_password.is_empty() {
+            ""
+        } else {
+            "***"
+        };
+        f.debug_struct("NotifyConfig")
+            .field("poll_secs", &self.poll_secs)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &password)
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain, upgraded with STARTTLS, which is required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// No TLS: only to a relay on loopback.
+    None,
+}
+
+impl std::str::FromStr for SmtpTls {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "starttls" => Ok(SmtpTls::Starttls),
+            "tls" => Ok(SmtpTls::Tls),
+            "none" => Ok(SmtpTls::None),
+            _ => Err("expected starttls, tls or none".into()),
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -374,6 +484,44 @@ pub enum ConfigError {
     },
 }
 
+impl NotifyConfig {
+    /// The SMTP settings make sense together: a sender with a server, and no
+    /// plain-text SMTP beyond this machine.
+    fn validate_smtp(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });
+        if self.smtp_host.is_empty() {
+            return Ok(());
+        }
+        if self.smtp_port == 0 {
+            return invalid("notify.smtp_port", "must not be 0".into());
+        }
+        if let Err(e) = self.from.parse::<lettre::message::Mailbox>() {
+            return invalid(
+                "notify.from",
+                format!(
+                    "{:?} is not a sender address (e.g. \"Rivet <rivet@provider.example>\"): {e}",
+                    self.from
+                ),
+            );
+        }
+        let host = self.smtp_host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if self.smtp_tls == SmtpTls::None && !loopback {
+            return invalid(
+                "notify.smtp_tls",
+                format!(
+                    "\"none\" sends mail in clear and is allowed only to a relay on loopback, not to {:?}; use starttls or tls",
+                    self.smtp_host
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Reads the file (if any), applies environment overrides from `env`
     /// (a lookup, so tests need not touch the process environment) and
@@ -448,6 +596,14 @@ impl Config {
             "RIVET_MAX_INVENTORY_BYTES" => self.agents.max_inventory_bytes,
             "RIVET_ENROLLMENT_TOKEN_HOURS" => self.agents.enrollment_token_hours,
             "RIVET_MAX_ENROLLMENT_TOKEN_HOURS" => self.agents.max_enrollment_token_hours,
+            "RIVET_NOTIFY_POLL_SECS" => self.notify.poll_secs,
+            "RIVET_NOTIFY_TIMEOUT_SECS" => self.notify.timeout_secs,
+            "RIVET_SMTP_HOST" => self.notify.smtp_host,
+            "RIVET_SMTP_PORT" => self.notify.smtp_port,
+            "RIVET_SMTP_TLS" => self.notify.smtp_tls,
+            "RIVET_SMTP_USERNAME" => self.notify.smtp_username,
+            "RIVET_SMTP_PASSWORD" => self.notify.smtp_password,
+            "RIVET_SMTP_FROM" => self.notify.from,
             "RIVET_LOG" => self.log.filter,
         );
         Ok(())
@@ -560,6 +716,9 @@ impl Config {
                 message: format!("{public:?} must be an https:// URL (agents talk TLS only)"),
             });
         }
+        range("notify.poll_secs", self.notify.poll_secs, 1, 3600)?;
+        range("notify.timeout_secs", self.notify.timeout_secs, 1, 300)?;
+        self.notify.validate_smtp()?;
         let url = &self.database.url;
         if !(url.is_empty() || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(ConfigError::Invalid {
@@ -643,6 +802,59 @@ mod tests {
             Config::default().database_url(),
             "sqlite:./rivet-data/rivet.db"
         );
+    }
+
+    #[test]
+    fn smtp_settings_are_checked_and_the_password_hidden() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let c = Config::load(
+            None,
+            env(&[
+                ("RIVET_SMTP_HOST", "mail.provider.example"),
+                ("RIVET_SMTP_TLS", "tls"),
+                ("RIVET_SMTP_PORT", "465"),
+                ("RIVET_SMTP_USERNAME", "rivet"),
+                ("RIVET_SMTP_PASSWORD", "hunter2-secret"),
+                ("RIVET_SMTP_FROM", "Rivet <rivet@provider.example>"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((c.notify.smtp_tls, c.notify.smtp_port), (SmtpTls::Tls, 465));
+        assert!(!format!("{c:?}").contains("hunter2"), "{c:?}");
+        let err = Config::load(None, env(&[("RIVET_SMTP_HOST", "mail.provider.example")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("notify.from"), "{err}");
+        let err = Config::load(
+            None,
+            env(&[
+                ("RIVET_SMTP_HOST", "mail.provider.example"),
+                ("RIVET_SMTP_FROM", "rivet@provider.example"),
+                ("RIVET_SMTP_TLS", "none"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("notify.smtp_tls"), "{err}");
+        let c = Config::load(
+            None,
+            env(&[
+                ("RIVET_SMTP_HOST", "127.0.0.1"),
+                ("RIVET_SMTP_FROM", "rivet@provider.example"),
+                ("RIVET_SMTP_TLS", "none"),
+            ]),
+        );
+        assert!(c.is_ok(), "{c:?}");
+        let err = Config::load(None, env(&[("RIVET_SMTP_TLS", "ssl")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RIVET_SMTP_TLS"), "{err}");
     }
 
     #[test]

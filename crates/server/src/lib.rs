@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod intake;
+pub mod notify;
 pub mod password;
 pub mod patch_cycle;
 pub mod rollout;

@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand};
 use rivet_server::cli::{
     self, AdvisoryCommand, AuditCommand, CalendarArgs, ChangeCommand, Connection,
     EnrollmentTokenCommand, ExceptionCommand, FindingCommand, FreezeCommand, HostCommand,
-    PoliciesCommand, RepositoryCommand, RingCommand, TenantCommand, TokenCommand, UserCommand,
-    WindowCommand,
+    NotificationCommand, PoliciesCommand, RepositoryCommand, RingCommand, TenantCommand,
+    TokenCommand, UserCommand, WindowCommand,
 };
 use rivet_server::config::{Config, DEFAULT_CONFIG};
 
@@ -107,6 +107,9 @@ enum Command {
     /// A tenant's approval and update-class policies.
     #[command(subcommand)]
     Policies(PoliciesCommand),
+    /// Notifications: the outbox of e-mails and webhooks.
+    #[command(subcommand)]
+    Notifications(NotificationCommand),
     /// Assess an inventory file against advisory files, offline, with the
     /// server's engine (ASM-8).
     Scan {
@@ -197,6 +200,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Freezes(cmd) => cli::freezes(&cli.conn, cmd).await?,
         Command::Calendar(args) => cli::calendar(&cli.conn, args).await?,
         Command::Rings(cmd) => cli::rings(&cli.conn, cmd).await?,
+        Command::Notifications(cmd) => cli::notifications(&cli.conn, cmd).await?,
         Command::EnrollmentToken(cmd) => cli::enrollment_token(&cli.conn, cmd).await?,
         Command::Changes(cmd) => cli::changes(&cli.conn, cmd).await?,
         Command::Policies(cmd) => cli::policies(&cli.conn, cmd).await?,

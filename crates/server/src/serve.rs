@@ -98,6 +98,9 @@ pub async fn start(
     let addr = listener.local_addr()?;
     // Port 0 binds any free port; what agents are told is the bound one.
     config.server.listen = addr;
+    let delivery = crate::notify::Delivery::new(&config.notify)
+        .context("cannot set up notification delivery")?;
+    let notify_tick = std::time::Duration::from_secs(config.notify.poll_secs);
     let mut api = Api::new(store.clone(), clock.clone(), config);
     api.tls = tls.as_ref().map(|t| TlsInfo {
         ca_fingerprint: t.ca_fingerprint.clone(),
@@ -124,6 +127,12 @@ pub async fn start(
         store.clone(),
         clock.clone(),
         std::time::Duration::from_secs(300),
+    ));
+    background.spawn(crate::notify::run(
+        store.clone(),
+        delivery,
+        clock.clone(),
+        notify_tick,
     ));
     background.spawn(crate::api::agent::run_flusher(
         api.clone(),

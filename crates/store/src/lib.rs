@@ -16,6 +16,7 @@ mod exceptions;
 mod findings;
 mod hosts;
 pub(crate) mod jobs;
+mod notifications;
 mod repositories;
 mod row;
 mod sources;
@@ -53,6 +54,10 @@ pub use hosts::{
     InventoryOutcome, InventoryRefusal, InventoryStored, InventoryWrite, NewEnrollment,
 };
 pub use jobs::{JobKind, JobState, ReportReceipt, StoredJob};
+pub use notifications::{
+    FailOutcome, MAX_NOTIFICATION_ATTEMPTS, NewNotification, Notification, NotificationState,
+    SecretChange, TenantNotifications,
+};
 pub use repositories::{
     ErratumOffer, NewRepository, OpenFixRow, Repository, RepositoryErratum, RepositoryKind,
     RepositoryPackage, UpdateHost,

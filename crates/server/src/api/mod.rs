@@ -19,6 +19,7 @@ mod exceptions;
 pub mod extract;
 mod findings;
 mod hosts;
+mod notifications;
 mod repositories;
 mod rollouts;
 mod sources;
@@ -193,7 +194,13 @@ pub fn router_and_openapi() -> (Router<Api>, OpenApi) {
         ))
         .routes(routes!(changes::get_templates, changes::set_templates))
         .routes(routes!(changes::get_patch_cycle, changes::set_patch_cycle))
-        .routes(routes!(changes::run_patch_cycle));
+        .routes(routes!(changes::run_patch_cycle))
+        .routes(routes!(
+            notifications::get_settings,
+            notifications::set_settings
+        ))
+        .routes(routes!(notifications::test))
+        .routes(routes!(notifications::list));
     let (router, mut doc) = OpenApiRouter::<Api>::new()
         .nest("/api/v1", v1)
         .split_for_parts();

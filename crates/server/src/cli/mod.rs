@@ -7,6 +7,7 @@ mod changes;
 pub mod client;
 mod findings;
 mod hosts;
+mod notifications;
 pub mod output;
 mod repositories;
 mod windows;
@@ -22,6 +23,9 @@ pub use changes::{ChangeCommand, PoliciesCommand, changes, policies};
 use client::{Client, Credentials};
 pub use findings::{ExceptionCommand, FindingCommand, PolicyCommand, exceptions, findings};
 pub use hosts::{EnrollmentTokenCommand, HostCommand, enrollment_token, hosts};
+pub use notifications::{
+    NotificationCommand, TenantNotificationCommand, notifications, tenant_notifications,
+};
 use output::Output;
 pub use repositories::{RepositoryCommand, repositories};
 pub use windows::{
@@ -94,6 +98,9 @@ pub enum TenantCommand {
     /// A tenant's remediation deadlines (ASM-5).
     #[command(subcommand)]
     DeadlinePolicy(PolicyCommand),
+    /// Who hears of planned downtime, and how (e-mail, webhook).
+    #[command(subcommand)]
+    Notifications(TenantNotificationCommand),
 }
 
 /// `rivet user …`
@@ -487,6 +494,7 @@ pub async fn tenant(conn: &Connection, cmd: TenantCommand) -> anyhow::Result<()>
             crate::say!("deleted tenant {id}");
         }
         TenantCommand::DeadlinePolicy(cmd) => findings::deadline_policy(conn, cmd).await?,
+        TenantCommand::Notifications(cmd) => tenant_notifications(conn, cmd).await?,
     }
     Ok(())
 }

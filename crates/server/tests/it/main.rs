@@ -13,6 +13,7 @@ mod flows;
 mod harness;
 mod hosts_cli;
 mod matrix;
+mod notifications;
 mod rollouts;
 mod scan_cli;
 mod sync;
@@ -87,6 +88,9 @@ on_every_backend!(
     windows::ring_plans_round_trip_and_count_hosts,
     windows::the_calendar_shows_openings_cancellations_and_changes,
     windows::windows_are_managed_from_the_command_line,
+    notifications::notifications_are_sent_once_lead_time_before_the_window,
+    notifications::failing_notification_webhooks_are_retried_with_backoff,
+    notifications::notification_settings_are_validated_and_kept_to_their_tenant,
 );
 
 /// Change requests (issue 7), in a module of their own so that
@@ -105,6 +109,20 @@ mod changes_suite {
         changes::bad_change_input_is_refused_naming_the_field,
         changes::changes_from_the_command_line,
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_from_a_running_server_on_sqlite() {
+    notifications::the_server_sends_what_the_cli_asks(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_from_a_running_server_on_postgres() {
+    let Some(db) = rivet_store::testing::TestDatabase::postgres().await else {
+        return;
+    };
+    notifications::the_server_sends_what_the_cli_asks(Some(db.url.clone())).await;
+    db.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -495,6 +495,30 @@ async fn case(
             path = format!("{path}?tenant={tenant}");
             None
         }
+        "PUT /api/v1/tenants/{id}/notifications" => Some(json!({
+            "email_enabled": true, "email_recipients": ["ops@matrix.example"], "lead_time_hours": 24
+        })),
+        "POST /api/v1/tenants/{id}/notifications/test" => {
+            // A test needs a channel: give the tenant one (before the audit
+            // chain is measured).
+            let tenant = path.split('/').nth(4).unwrap().parse().unwrap();
+            let settings = rivet_core::notify::NotificationSettings {
+                email_enabled: true,
+                email_recipients: vec!["ops@matrix.example".into()],
+                ..Default::default()
+            };
+            s.store
+                .set_notification_settings(
+                    tenant,
+                    &settings,
+                    rivet_store::SecretChange::Keep,
+                    &Actor::system(),
+                    s.now(),
+                )
+                .await
+                .unwrap();
+            None
+        }
         "POST /api/v1/advisories/import" => {
             Some(json!({"id": unique("UP-"), "modified": "2026-01-01T00:00:00Z", "affected": []}))
         }

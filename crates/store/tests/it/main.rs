@@ -56,4 +56,5 @@ on_every_backend!(
     repositories_are_scoped_to_tenants,
     repository_metadata_is_replaced_whole,
     update_reads_group_hosts_by_package,
+    notifications_are_queued_once_claimed_and_given_up,
 );

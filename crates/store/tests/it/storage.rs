@@ -2163,3 +2163,267 @@ pub async fn update_reads_group_hosts_by_package(store: Store) {
         ("3.0.13-1", "DSA-1")
     );
 }
+
+pub async fn notifications_are_queued_once_claimed_and_given_up(store: Store) {
+    use rivet_core::id::NotificationId;
+    use rivet_core::notify::{Channel, NotificationSettings, WebhookSecret};
+    use rivet_store::{
+        FailOutcome, MAX_NOTIFICATION_ATTEMPTS, NewNotification, NotificationState, SecretChange,
+    };
+    let _provider = bootstrapped(&store).await;
+    let acme = customer(&store, "Acme").await;
+    let other = customer(&store, "Other").await;
+    let actor = Actor::system();
+
+    // Settings: the defaults until set; the secret is kept, never shown.
+    let unset = store.notification_settings(acme).await.unwrap();
+    assert_eq!(unset.settings, NotificationSettings::default());
+    assert!(!unset.webhook_secret_set && unset.updated_at.is_none());
+    let settings = NotificationSettings {
+        email_enabled: true,
+        email_recipients: vec!["ops@acme.example".into(), "cto@acme.example".into()],
+        webhook_enabled: true,
+        webhook_url: Some("https://hooks.acme.example/rivet".into()),
+        lead_time_hours: 72,
+    };
+    let before = audit_count(&store).await;
+    let secret = WebhookSecret::new([9; 32]);
+    let set = store
+        .set_notification_settings(
+            acme,
+            &settings,
+            SecretChange::Set(secret.clone()),
+            &actor,
+            at(5),
+        )
+        .await
+        .unwrap();
+    assert!(set.webhook_secret_set);
+    assert_eq!(audit_count(&store).await, before + 1);
+    let entry = store
+        .list_audit(
+            &Visibility::All,
+            &AuditFilter {
+                action_prefix: Some("tenant.notifications".into()),
+                target_id: None,
+            },
+            &PageRequest::new(None, None).unwrap(),
+        )
+        .await
+        .unwrap()
+        .items
+        .pop()
+        .unwrap();
+    assert!(
+        !entry.after.unwrap().contains(secret.expose()),
+        "the audit log does not keep the secret"
+    );
+    let (read, kept) = store.notification_delivery(acme).await.unwrap().unwrap();
+    assert_eq!((read, kept), (settings.clone(), Some(secret.clone())));
+    // Keep leaves the secret; invalid settings are refused.
+    store
+        .set_notification_settings(acme, &settings, SecretChange::Keep, &actor, at(6))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.notification_delivery(acme).await.unwrap().unwrap().1,
+        Some(secret)
+    );
+    let bad = NotificationSettings {
+        lead_time_hours: 0,
+        ..settings.clone()
+    };
+    assert!(matches!(
+        store
+            .set_notification_settings(acme, &bad, SecretChange::Keep, &actor, at(7))
+            .await,
+        Err(StoreError::Refused(m)) if m.contains("lead_time_hours")
+    ));
+
+    // The outbox: a second enqueue of the same keys queues nothing.
+    let new = |tenant: TenantId, key: &str, due: Timestamp| NewNotification {
+        id: NotificationId::new(at(10), rnd()),
+        tenant_id: tenant,
+        kind: "downtime_planned".into(),
+        channel: Channel::Email,
+        target: "ops@acme.example".into(),
+        subject: format!("subject {key}"),
+        body: "body".into(),
+        payload: serde_json::json!({"key": key}),
+        dedupe_key: key.into(),
+        due_at: due,
+    };
+    let batch = vec![
+        new(acme, "a", at(100)),
+        new(acme, "b", at(200)),
+        new(other, "a", at(100)),
+    ];
+    let before = audit_count(&store).await;
+    let queued = store
+        .enqueue_notifications(&batch, &actor, at(10))
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 3);
+    assert_eq!(
+        audit_count(&store).await,
+        before + 2,
+        "one entry per tenant"
+    );
+    let again: Vec<NewNotification> = batch
+        .iter()
+        .map(|n| new(n.tenant_id, &n.dedupe_key, n.due_at))
+        .collect();
+    assert!(
+        store
+            .enqueue_notifications(&again, &actor, at(11))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(audit_count(&store).await, before + 2);
+
+    // Nothing is due before its time; a claim holds a row until its lease.
+    assert!(
+        store
+            .claim_due_notifications(at(99), at(99 + 600), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let claimed = store
+        .claim_due_notifications(at(100), at(700), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(claimed.iter().all(|n| n.state == NotificationState::Queued));
+    assert!(
+        store
+            .claim_due_notifications(at(150), at(750), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "claimed rows are not claimed again before their lease ends"
+    );
+    let (first, second) = (&claimed[0], &claimed[1]);
+    assert!(
+        store
+            .mark_notification_sent(first.id, at(101))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_notification_sent(first.id, at(102))
+            .await
+            .unwrap(),
+        "sent once"
+    );
+    let sent = store.notification(first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (sent.state, sent.attempts, sent.sent_at),
+        (NotificationState::Sent, 1, Some(at(101)))
+    );
+
+    // Failures are retried when the caller says, and given up at the cap.
+    let mut t = 101;
+    for attempt in 1..MAX_NOTIFICATION_ATTEMPTS {
+        assert_eq!(
+            store
+                .mark_notification_failed(second.id, at(t), "HTTP 500\nInternal", Some(at(t + 60)))
+                .await
+                .unwrap(),
+            FailOutcome::Retry
+        );
+        let row = store.notification(second.id).await.unwrap().unwrap();
+        assert_eq!(row.attempts, attempt);
+        assert_eq!(row.next_attempt_at, Some(at(t + 60)));
+        assert_eq!(row.last_error.as_deref(), Some("HTTP 500 Internal"));
+        t += 60;
+        let due = store
+            .claim_due_notifications(at(t), at(t + 600), 10)
+            .await
+            .unwrap();
+        assert!(due.iter().any(|n| n.id == second.id), "due again at {t}");
+    }
+    let before = audit_count(&store).await;
+    assert_eq!(
+        store
+            .mark_notification_failed(second.id, at(t), "HTTP 500", Some(at(t + 60)))
+            .await
+            .unwrap(),
+        FailOutcome::GaveUp
+    );
+    assert_eq!(
+        audit_count(&store).await,
+        before + 1,
+        "a give-up is audited"
+    );
+    let failed = store.notification(second.id).await.unwrap().unwrap();
+    assert_eq!(
+        (failed.state, failed.attempts, failed.failed_at),
+        (
+            NotificationState::Failed,
+            MAX_NOTIFICATION_ATTEMPTS,
+            Some(at(t))
+        )
+    );
+    assert_eq!(
+        store
+            .mark_notification_failed(second.id, at(t), "late", None)
+            .await
+            .unwrap(),
+        FailOutcome::NotQueued
+    );
+    // A permanent refusal gives up at once.
+    // (Rows claimed above and not marked are due again once their lease ends.)
+    let other_row = store
+        .claim_due_notifications(at(t + 600), at(t + 1200), 10)
+        .await
+        .unwrap();
+    assert_eq!(other_row.len(), 1);
+    assert_eq!(other_row[0].dedupe_key, "b");
+    assert_eq!(
+        store
+            .mark_notification_failed(other_row[0].id, at(t + 1), "550 no such user", None)
+            .await
+            .unwrap(),
+        FailOutcome::GaveUp
+    );
+
+    // Listings: newest first, only visible tenants, filtered by tenant.
+    let page = PageRequest::new(None, None).unwrap();
+    let all = store
+        .list_notifications(&Visibility::All, None, &page)
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 3);
+    assert!(all.items.windows(2).all(|w| w[0].id > w[1].id));
+    let only_acme = store
+        .list_notifications(&Visibility::Tenants(BTreeSet::from([acme])), None, &page)
+        .await
+        .unwrap();
+    assert_eq!(only_acme.items.len(), 2);
+    assert!(only_acme.items.iter().all(|n| n.tenant_id == acme));
+    let foreign = store
+        .list_notifications(
+            &Visibility::Tenants(BTreeSet::from([acme])),
+            Some(other),
+            &page,
+        )
+        .await
+        .unwrap();
+    assert!(foreign.items.is_empty());
+
+    // Deleting a tenant takes its settings and outbox with it.
+    assert!(store.delete_tenant(other, &actor, at(t + 2)).await.unwrap());
+    assert_eq!(
+        store
+            .list_notifications(&Visibility::All, None, &page)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+    assert_eq!(store.verify_audit().await.unwrap().map(|_| ()), Ok(()));
+}
