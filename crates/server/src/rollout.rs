@@ -135,25 +135,20 @@ impl From<StoreError> for Problem {
     }
 }
 
-/// The change document inside a stored change (which may carry its
-/// approvals beside it, as `{"change": …}`).
+/// The change document of a stored change (its votes, kept beside its
+/// fields under `approvals`, are not the driver's concern).
 pub(crate) fn change_of(stored: &StoredChange) -> Result<Change, Problem> {
-    let doc = stored.body.get("change").unwrap_or(&stored.body);
-    serde_json::from_value(doc.clone())
+    serde_json::from_value(stored.body.clone())
         .map_err(|e| Problem::Refused(format!("change {} does not read: {e}", stored.id)))
 }
 
-/// The stored change with `change` written back in place.
+/// The stored change with `change` written back, its votes kept.
 pub(crate) fn with_change(stored: &StoredChange, change: &Change) -> StoredChange {
-    let doc = serde_json::to_value(change).unwrap_or_default();
-    let body = match stored.body.get("change") {
-        Some(_) => {
-            let mut body = stored.body.clone();
-            body["change"] = doc;
-            body
-        }
-        None => doc,
-    };
+    let mut body = serde_json::to_value(change).unwrap_or_default();
+    if let (Some(votes), serde_json::Value::Object(map)) = (stored.body.get("approvals"), &mut body)
+    {
+        map.insert("approvals".into(), votes.clone());
+    }
     StoredChange {
         state: change.state().as_str().to_owned(),
         review_due: change.needs_review(),

@@ -122,7 +122,12 @@ async fn scheduled_change(s: &TestServer, tenant: TenantId, start: jiff::Timesta
         created_at: now,
         updated_at: now,
         revision: 0,
-        body: serde_json::to_value(&change).unwrap(),
+        // The votes are kept beside the change's fields, as the API does.
+        body: {
+            let mut body = serde_json::to_value(&change).unwrap();
+            body["approvals"] = json!([]);
+            body
+        },
     };
     s.store
         .create_change(&stored, &rivet_core::audit::Actor::system(), now)
@@ -386,6 +391,11 @@ pub async fn a_change_rolls_out_ring_by_ring_and_is_rolled_back(s: &TestServer) 
     assert_eq!(job_state(&view, second), "skipped");
     let stored = s.store.change(&change).await.unwrap().unwrap();
     assert_eq!(stored.state, "rolled_back");
+    assert_eq!(
+        stored.body["approvals"],
+        json!([]),
+        "the driver keeps the votes"
+    );
 
     // The patch register and the audit log tell the story.
     let audit = s.get("/api/v1/audit?limit=1000", &token).await.text;
