@@ -484,6 +484,11 @@ impl Rollout {
         self.jobs.get(&host)
     }
 
+    /// The ring plan it follows.
+    pub fn rings(&self) -> &RingPlan {
+        &self.rings
+    }
+
     /// Hosts left out of the plan for want of a window.
     pub fn unscheduled(&self) -> &[Unscheduled] {
         &self.unscheduled

@@ -29,8 +29,8 @@ use rivet_core::job::{JobOutcome, JobPackage};
 use rivet_core::page::PageRequest;
 use rivet_core::version::{Scheme, compare};
 use rivet_store::{
-    ChangeSetting, FindingFilter, Host, HostFilter, JobKind, JobState, StoreError, StoredChange,
-    StoredJob, StoredRollout,
+    ChangeSetting, FindingFilter, Host, JobKind, JobState, StoreError, StoredChange, StoredJob,
+    StoredRollout,
 };
 use serde::Serialize;
 use tokio::sync::{Mutex, Notify};
@@ -269,50 +269,6 @@ fn jobs_of(stored: &StoredChange, rollout: &Rollout, now: Timestamp) -> Vec<Stor
         .collect()
 }
 
-/// Every host of a tenant that matches one of a change's targets.
-async fn target_hosts(api: &Api, change: &Change) -> Result<Vec<Host>, StoreError> {
-    use rivet_change::change::Target;
-    let tenant = change.tenant();
-    let mut hosts: BTreeMap<HostId, Host> = BTreeMap::new();
-    for target in change.targets() {
-        let mut filter = HostFilter {
-            tenant: Some(tenant),
-            ..Default::default()
-        };
-        match target {
-            Target::Host(id) => {
-                if let Ok(id) = id.parse::<HostId>()
-                    && let Some(h) = api.store.get_host(id).await?
-                    && h.tenant_id == tenant
-                {
-                    hosts.insert(h.id, h);
-                }
-                continue;
-            }
-            Target::Group(g) => filter.group = Some(g.clone()),
-            Target::Ring(r) => filter.ring = Some(r.clone()),
-            Target::Tenant(t) if *t != tenant => continue,
-            Target::Tenant(_) => {}
-        }
-        let mut page = PageRequest::new(Some(u64::from(rivet_core::page::MAX_LIMIT)), None)
-            .unwrap_or_else(|_| PageRequest::first());
-        loop {
-            let found = api
-                .store
-                .list_hosts(&Visibility::All, &filter, &page)
-                .await?;
-            for h in found.items {
-                hosts.insert(h.id, h);
-            }
-            match found.next_cursor {
-                Some(next) => page.after = Some(next),
-                None => break,
-            }
-        }
-    }
-    Ok(hosts.into_values().collect())
-}
-
 /// Everything the engine plans a change's rollout from: the packages in
 /// installation order, each host's ring, windows and reboot policy, its own
 /// packages where the change names advisories, the ring plan and freezes.
@@ -349,7 +305,7 @@ async fn rollout_input(
             Patch::Package { .. } => None,
         })
         .collect();
-    let targets = target_hosts(api, change).await?;
+    let targets = crate::api::changes::target_hosts(&api.store, change).await?;
     let schemes: HashMap<HostId, Scheme> = targets.iter().map(|h| (h.id, scheme_of(h))).collect();
     let fixes = advisory_fixes(api, tenant, &advisories, &schemes, now).await?;
     let plan: RingPlan = match api

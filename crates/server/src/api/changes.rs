@@ -39,7 +39,7 @@ use rivet_core::id::{HostId, TenantId, UserId};
 use rivet_core::page::PageRequest;
 use rivet_core::tenant::TenantKind;
 use rivet_core::update::UpdateClass;
-use rivet_store::{ChangeFilter, ChangeSetting, Host, HostFilter, Store, StoredChange};
+use rivet_store::{ChangeFilter, ChangeSetting, Host, HostFilter, Store, StoreError, StoredChange};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -203,12 +203,14 @@ pub(crate) async fn setting<T: DeserializeOwned + Default>(
 }
 
 /// Every host a listing selects, page by page.
-async fn all_hosts(store: &Store, filter: &HostFilter) -> Result<Vec<Host>, ApiError> {
+async fn all_hosts(store: &Store, filter: &HostFilter) -> Result<Vec<Host>, StoreError> {
     let mut hosts = Vec::new();
     let mut after = None;
     loop {
-        let page =
-            PageRequest::new(Some(1000), after).map_err(|e| ApiError::internal(e.to_string()))?;
+        let page = PageRequest {
+            limit: rivet_core::page::MAX_LIMIT,
+            after,
+        };
         let found = store.list_hosts(&Visibility::All, filter, &page).await?;
         hosts.extend(found.items);
         match found.next_cursor {
@@ -219,8 +221,9 @@ async fn all_hosts(store: &Store, filter: &HostFilter) -> Result<Vec<Host>, ApiE
 }
 
 /// The hosts a change's targets name now: hosts by id, the hosts of its
-/// groups and rings, or every host of its tenant; only its tenant's.
-pub async fn target_hosts(store: &Store, change: &Change) -> Result<Vec<Host>, ApiError> {
+/// groups and rings, or every host of its tenant; only its tenant's. The
+/// rollout driver plans its jobs from the same hosts.
+pub async fn target_hosts(store: &Store, change: &Change) -> Result<Vec<Host>, StoreError> {
     let tenant = change.tenant();
     let mut hosts: BTreeMap<HostId, Host> = BTreeMap::new();
     for target in change.targets() {

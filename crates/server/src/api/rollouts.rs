@@ -92,23 +92,15 @@ async fn rollout_for(api: &Api, change: &str) -> Result<(StoredRollout, Rollout)
 async fn view(api: &Api, change: &str) -> Result<RolloutView, ApiError> {
     let (stored, rollout) = rollout_for(api, change).await?;
     let now = api.clock.now();
-    let rings: Vec<String> = serde_json::from_value::<serde_json::Value>(stored.body.clone())
-        .ok()
-        .and_then(|b| {
-            b["rings"].as_array().map(|rs| {
-                rs.iter()
-                    .filter_map(|r| r["name"].as_str().map(str::to_owned))
-                    .collect()
-            })
-        })
-        .unwrap_or_default();
-    let rings = rings
-        .into_iter()
+    let rings = rollout
+        .rings()
+        .rings()
+        .iter()
         .enumerate()
-        .map(|(i, name)| {
+        .map(|(i, ring)| {
             let outcome = rollout.ring_outcome(i);
             RingView {
-                name,
+                name: ring.name.clone(),
                 hosts: outcome.hosts,
                 succeeded: outcome.succeeded,
                 failed: (outcome.failed.len() + outcome.rolled_back.len()) as u32,
