@@ -440,7 +440,11 @@ pub async fn change_with_rollout(
         "backout_plan": "reinstall",
     }))
     .unwrap();
-    let change = new.validate(id, tenant, s.admin.id, now).unwrap();
+    let mut change = new.validate(id, tenant, s.admin.id, now).unwrap();
+    // The fixture's document says what its row says: in progress.
+    change.expedite(now, s.admin.id, "matrix fixture").unwrap();
+    change.start(now, s.admin.id).unwrap();
+    assert_eq!(change.state().as_str(), "in_progress");
     let stored = StoredChange {
         id: id.to_string(),
         tenant_id: tenant,
